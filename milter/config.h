@@ -1,0 +1,66 @@
+/*
+ * config.h - the configuration snapshot
+ *
+ * config_load() parses triage-milter.conf (libconfuse) into an immutable,
+ * reference-counted snapshot.  Connections take a reference when they start
+ * and drop it when they end, so a reload can swap in a new snapshot while
+ * old sessions finish with the one they began with.
+ *
+ * Errors come back as "file:line: message" in *error_r (caller frees).
+ */
+#ifndef TRIAGE_CONFIG_H
+#define TRIAGE_CONFIG_H
+
+#include <stddef.h>
+
+enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
+
+/* Defaults, with the reason beside each. */
+/* A support message with quoted thread and HTML twin is rarely > 100 KB;
+ * attachments are skipped anyway, so 256 KiB keeps the text and bounds
+ * memory at 200 concurrent sessions to ~50 MB. */
+#define CONFIG_DEF_MAX_SCAN_BYTES (256 * 1024)
+/* About two printed pages of the customer's own words. */
+#define CONFIG_DEF_LONG_WORDS 500
+/* Most support mail has 1-5 paragraphs; a dozen is a letter. */
+#define CONFIG_DEF_LONG_PARAGRAPHS 12
+/* Real mail nests 3-5 deep; deeper is a bomb or a bug. */
+#define CONFIG_DEF_MAX_MIME_DEPTH 20
+/* Legitimate mail rarely has more than a few dozen parts. */
+#define CONFIG_DEF_MAX_MIME_PARTS 200
+/* Decoded text kept for analysis (the rest is ignored, flag truncated). */
+#define CONFIG_DEF_MAX_TEXT_BYTES (512 * 1024)
+/* Whole-message analysis budget before we give up and accept. */
+#define CONFIG_DEF_SCAN_TIMEOUT_MS 5000
+
+struct triage_config {
+	int refcount; /* atomic; see config_ref()/config_unref() */
+	char *path;   /* file it was read from */
+
+	/* daemon */
+	char *socket;
+	int socket_mode; /* for unix sockets, e.g. 0660 */
+	char *user;	 /* "" = do not change user */
+	char *pidfile;	 /* "" = none */
+	int syslog_facility;
+	enum on_error on_error;
+
+	/* limits */
+	size_t max_scan_bytes;
+	unsigned max_mime_depth;
+	unsigned max_mime_parts;
+	size_t max_text_bytes;
+	unsigned scan_timeout_ms;
+
+	/* length triage */
+	size_t long_words;
+	size_t long_paragraphs;
+};
+
+struct triage_config *config_load(const char *path, char **error_r);
+struct triage_config *config_default(void);
+struct triage_config *config_ref(struct triage_config *cf);
+struct triage_config *config_unref(struct triage_config *cf);
+int config_parse_socket(const char *spec, char **error_r);
+
+#endif

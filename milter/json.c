@@ -1,0 +1,109 @@
+/*
+ * json.c - write a triage result as one line of JSON
+ *
+ * A hand-written writer: the output is a handful of known fields, and the
+ * only subtle part, string escaping, is here.  Invalid UTF-8 in a string
+ * (a file name, a subject) is replaced, so the output is always valid JSON.
+ */
+#include <string.h>
+
+#include "json.h"
+
+/* json_string - append s as a JSON string literal (null for NULL) */
+void
+json_string(GString *out, const char *s)
+{
+	char *valid;
+
+	if (s == NULL) {
+		g_string_append(out, "null");
+		return;
+	}
+	valid = g_utf8_make_valid(s, -1);
+	g_string_append_c(out, '"');
+	for (const unsigned char *p = (const unsigned char *)valid; *p; p++) {
+		switch (*p) {
+		case '"':
+			g_string_append(out, "\\\"");
+			break;
+		case '\\':
+			g_string_append(out, "\\\\");
+			break;
+		case '\n':
+			g_string_append(out, "\\n");
+			break;
+		case '\r':
+			g_string_append(out, "\\r");
+			break;
+		case '\t':
+			g_string_append(out, "\\t");
+			break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				g_string_append_printf(out, "\\u%04x", *p);
+			else
+				g_string_append_c(out, (char)*p);
+		}
+	}
+	g_string_append_c(out, '"');
+	g_free(valid);
+}
+
+/* json_strvec - append a JSON array of strings */
+static void
+json_strvec(GString *out, const struct strvec *sv)
+{
+	g_string_append_c(out, '[');
+	for (size_t i = 0; i < sv->n; i++) {
+		if (i > 0)
+			g_string_append_c(out, ',');
+		json_string(out, sv->v[i]);
+	}
+	g_string_append_c(out, ']');
+}
+
+/* json_result - append the object for one message, no newline */
+void
+json_result(GString *out, const char *file, const struct triage_result *res)
+{
+	g_string_append(out, "{\"file\":");
+	json_string(out, file);
+	g_string_append(out, ",\"flags\":");
+	json_strvec(out, &res->flags);
+	g_string_append(out, ",\"route\":");
+	json_string(out, res->route);
+	g_string_append(out, ",\"scores\":{},\"rules\":[]");
+	g_string_append(out, ",\"headers\":[");
+	for (size_t i = 0; i < res->add_names.n; i++) {
+		if (i > 0)
+			g_string_append_c(out, ',');
+		g_string_append_c(out, '[');
+		json_string(out, res->add_names.v[i]);
+		g_string_append_c(out, ',');
+		json_string(out, res->add_values.v[i]);
+		g_string_append_c(out, ']');
+	}
+	g_string_append(out, "],\"deleted\":[");
+	for (size_t i = 0; i < res->n_del; i++) {
+		if (i > 0)
+			g_string_append_c(out, ',');
+		json_string(out, res->del[i].name);
+	}
+	g_string_append(out, "],\"ack\":null,\"error\":");
+	json_string(out, res->error);
+	g_string_append_printf(out,
+			       ",\"length\":{\"words\":%zu,\"paragraphs\":%zu,"
+			       "\"quoted\":%zu,\"signature\":%zu}",
+			       res->length.words, res->length.paragraphs,
+			       res->length.quoted, res->length.signature);
+	g_string_append_printf(out,
+			       ",\"parts\":{\"total\":%u,\"text\":%u,"
+			       "\"attachments\":%u,\"rfc822\":%u,"
+			       "\"charset_fallback\":%s}",
+			       res->n_parts, res->n_text_parts,
+			       res->n_attachments, res->n_rfc822,
+			       res->charset_fallback ? "true" : "false");
+	g_string_append(out, ",\"subject\":");
+	json_string(out, res->subject);
+	g_string_append_c(out, '}');
+}

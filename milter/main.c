@@ -1,0 +1,297 @@
+/*
+ * main.c - triage-milter: options, daemon life cycle, offline mode
+ *
+ * Start-up order matters: read and check the configuration, open the
+ * listening socket (as root if need be), detach, write the pid file, then
+ * drop privileges and hand control to libmilter.  Bad configuration at
+ * start is fatal with "file:line: message".
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "config.h"
+#include "log.h"
+#include "milter.h"
+#include "offline.h"
+#include "triage.h"
+#include "version.h"
+
+enum { OPT_JSON = 256, OPT_ENV_FROM, OPT_ENV_RCPT };
+
+static const struct option main_longopts[] = {
+	{"json", no_argument, NULL, OPT_JSON},
+	{"env-from", required_argument, NULL, OPT_ENV_FROM},
+	{"env-rcpt", required_argument, NULL, OPT_ENV_RCPT},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* main_usage - the synopsis, to stderr (or stdout for -h) */
+static void
+main_usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: triage-milter [-fv] [-c config] [-p socket]\n"
+		"       triage-milter -n [-c config]\n"
+		"       triage-milter -t [-v] [--json] [--env-from addr] "
+		"[--env-rcpt addr] path...\n"
+		"       triage-milter -V\n"
+		"  -c FILE    configuration file (default %s)\n"
+		"  -p SOCKET  listen on SOCKET (unix:/path, inet:port@host, "
+		"inet6:port@host)\n"
+		"  -f         stay in the foreground, log to stderr\n"
+		"  -n         check the configuration and exit\n"
+		"  -t         analyse messages offline (files, maildirs, "
+		"mboxes)\n"
+		"  -v         verbose\n"
+		"  -V         print the version and exit\n",
+		TRIAGE_CONF);
+}
+
+/* main_write_pidfile - record our pid; 0 or -1 */
+static int
+main_write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("cannot write pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (write(fd, buf, (size_t)n) != n) {
+		log_err("cannot write pid file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* main_drop_privileges - become user[:group]; 0 or -1 */
+static int
+main_drop_privileges(const char *spec, const char *socket_path)
+{
+	char *user = g_strdup(spec), *group = strchr(user, ':');
+	struct passwd *pw;
+	gid_t gid;
+	int rc = -1;
+
+	if (group != NULL)
+		*group++ = '\0';
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		log_err("user \"%s\": no such user", user);
+		goto out;
+	}
+	gid = pw->pw_gid;
+	if (group != NULL && *group != '\0') {
+		struct group *gr = getgrnam(group);
+
+		if (gr == NULL) {
+			log_err("group \"%s\": no such group", group);
+			goto out;
+		}
+		gid = gr->gr_gid;
+	}
+	/* the socket stays ours so we can remove it at exit */
+	if (socket_path != NULL && chown(socket_path, pw->pw_uid, gid) != 0)
+		log_warn("cannot chown %s: %s", socket_path, strerror(errno));
+	if (getuid() == 0 && initgroups(pw->pw_name, gid) != 0) {
+		log_err("initgroups %s: %s", pw->pw_name, strerror(errno));
+		goto out;
+	}
+	if (setgid(gid) != 0 || setuid(pw->pw_uid) != 0) {
+		log_err("cannot become %s: %s", spec, strerror(errno));
+		goto out;
+	}
+	if (pw->pw_uid != 0 && setuid(0) == 0) {
+		log_err("privileges could be regained after dropping them");
+		goto out;
+	}
+	rc = 0;
+out:
+	g_free(user);
+	return rc;
+}
+
+/* main_detach - become a daemon: fork, new session, stdio to /dev/null */
+static int
+main_detach(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	if (chdir("/") != 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
+}
+
+/* main_socket_path - the file of a unix socket spec, or NULL */
+static const char *
+main_socket_path(const char *socket)
+{
+	if (g_str_has_prefix(socket, "unix:"))
+		return socket + 5;
+	if (g_str_has_prefix(socket, "local:"))
+		return socket + 6;
+	return NULL;
+}
+
+/* main_daemon - run the milter until told to stop */
+static int
+main_daemon(struct triage_config *cf, const char *socket, int foreground)
+{
+	int rc;
+
+	log_open("triage-milter", cf->syslog_facility, foreground);
+	triage_init();
+	if (milter_open(cf, socket) != 0)
+		return 1;
+	if (!foreground && main_detach() != 0)
+		return 1;
+	if (*cf->pidfile != '\0' && main_write_pidfile(cf->pidfile) != 0)
+		return 1;
+	if (*cf->user != '\0' &&
+	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
+		return 1;
+	log_info("starting %s on %s (config %s)", TRIAGE_VERSION_STRING,
+		 socket, cf->path);
+	rc = milter_run();
+	log_info("stopping");
+	milter_cleanup();
+	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 &&
+	    errno != ENOENT)
+		log_warn("cannot remove pid file %s: %s", cf->pidfile,
+			 strerror(errno));
+	return rc == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *conf_path = NULL, *socket = NULL;
+	int foreground = 0, check = 0, offline = 0, verbose = 0, ch, rc;
+	struct offline_opts oo = {0};
+	struct triage_config *cf;
+	char *error = NULL;
+
+	while ((ch = getopt_long(argc, argv, "c:fhnp:tvV", main_longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			socket = optarg;
+			break;
+		case 't':
+			offline = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("%s\n", TRIAGE_VERSION_STRING);
+			return 0;
+		case 'h':
+			main_usage(stdout);
+			return 0;
+		case OPT_JSON:
+			oo.json = 1;
+			break;
+		case OPT_ENV_FROM:
+			oo.env_from = optarg;
+			break;
+		case OPT_ENV_RCPT:
+			oo.env_rcpt = optarg;
+			break;
+		default:
+			main_usage(stderr);
+			return 1;
+		}
+	}
+	log_set_verbose(verbose);
+	if (offline && optind >= argc) {
+		fprintf(stderr, "triage-milter: -t needs at least one path\n");
+		return 1;
+	}
+	if (!offline && optind < argc) {
+		main_usage(stderr);
+		return 1;
+	}
+
+	/* An explicit -c must exist; the default may be absent for -t. */
+	if (conf_path == NULL && offline && access(TRIAGE_CONF, F_OK) != 0)
+		cf = config_default();
+	else
+		cf = config_load(conf_path ? conf_path : TRIAGE_CONF, &error);
+	if (cf == NULL) {
+		fprintf(stderr, "%s\n", error ? error : "cannot load config");
+		g_free(error);
+		return 1;
+	}
+	if (socket != NULL && config_parse_socket(socket, &error) != 0) {
+		fprintf(stderr, "triage-milter: -p: %s\n", error);
+		g_free(error);
+		config_unref(cf);
+		return 1;
+	}
+	if (check) {
+		config_unref(cf);
+		return 0;
+	}
+	if (offline) {
+		struct offline_stats st = {0};
+
+		triage_init();
+		oo.verbose = verbose;
+		oo.out = stdout;
+		offline_run(cf, argv + optind, argc - optind, &oo, &st);
+		if (verbose)
+			fprintf(stderr, "triage-milter: %lu messages, %lu failed\n",
+				st.messages, st.failed);
+		config_unref(cf);
+		return st.failed == 0 ? 0 : 1;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	rc = main_daemon(cf, socket ? socket : cf->socket, foreground);
+	config_unref(cf);
+	return rc;
+}

@@ -1,0 +1,733 @@
+/*
+ * message.c - one parsed message: its readable text and a few facts
+ *
+ * Owns the step from raw RFC 5322 bytes to the UTF-8 text a person would
+ * read.  GMime does the MIME structure and transfer encodings; this module
+ * chooses which parts are text, converts every charset to UTF-8 (a broken
+ * one degrades, it never fails), normalises line ends and keeps within
+ * the limits the configuration sets.
+ *
+ * Interface: message_parse() / message_free(); see message.h.  It calls
+ * nothing that needs more than g_mime_init(), which triage_init() does
+ * once per process.  No logging, no globals: the caller reports.
+ *
+ * Limits: recursion over the MIME tree is bounded by max_depth and the
+ * number of parts visited by max_parts; bytes read from any part are
+ * bounded by what max_text_bytes can still hold (times MESSAGE_HTML_RATIO
+ * for HTML, whose markup is not text).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <glib.h>
+#include <gmime/gmime.h>
+
+#include "html.h"
+#include "message.h"
+
+/* Used when the caller passes no limits: the configuration defaults. */
+#define MESSAGE_DEF_MAX_DEPTH 20
+#define MESSAGE_DEF_MAX_PARTS 200
+#define MESSAGE_DEF_MAX_TEXT (512 * 1024)
+
+/*
+ * HTML mail is mostly markup, styles and inline data: read up to this many
+ * bytes of HTML per byte of text we can still keep.
+ */
+#define MESSAGE_HTML_RATIO 16
+
+/* Read parts in chunks of this size; the stack buffer stays small. */
+#define MESSAGE_READ_CHUNK 16384
+
+/* The windows superset that browsers and mail clients use for Latin-1. */
+#define MESSAGE_FALLBACK_CHARSET "windows-1252"
+
+struct message_ctx {
+	struct message *msg;
+	struct message_limits lim;
+	GMimeParserOptions *opts;
+	size_t used; /* text bytes appended so far */
+};
+
+static void message_walk(struct message_ctx *ctx, GMimeObject *obj,
+			 unsigned depth, GString *sink);
+
+/* message_room - text bytes we may still keep */
+static size_t
+message_room(const struct message_ctx *ctx)
+{
+	if (ctx->used >= ctx->lim.max_text_bytes)
+		return 0;
+	return ctx->lim.max_text_bytes - ctx->used;
+}
+
+/* message_utf8_cut - largest length <= len that ends on a char boundary */
+static size_t
+message_utf8_cut(const char *s, size_t len, size_t want)
+{
+	if (want >= len)
+		return len;
+	while (want > 0 && ((unsigned char)s[want] & 0xC0) == 0x80)
+		want--;
+	return want;
+}
+
+/*
+ * message_read_part - the part's content with its transfer encoding
+ * undone, at most max bytes; *cut_r set when there was more.
+ */
+static GByteArray *
+message_read_part(GMimePart *part, size_t max, int *cut_r)
+{
+	GMimeDataWrapper *content = g_mime_part_get_content(part);
+	GByteArray *out = g_byte_array_new();
+	GMimeStream *src, *filtered;
+	GMimeContentEncoding enc;
+	char chunk[MESSAGE_READ_CHUNK];
+
+	*cut_r = 0;
+	if (content == NULL)
+		return out;
+	src = g_mime_data_wrapper_get_stream(content);
+	if (src == NULL)
+		return out;
+	if (g_mime_stream_reset(src) == -1)
+		return out;
+
+	filtered = g_mime_stream_filter_new(src);
+	enc = g_mime_data_wrapper_get_encoding(content);
+	switch (enc) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+	case GMIME_CONTENT_ENCODING_UUENCODE: {
+		GMimeFilter *dec = g_mime_filter_basic_new(enc, FALSE);
+
+		g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), dec);
+		g_object_unref(dec);
+		break;
+	}
+	default:
+		break;
+	}
+
+	for (;;) {
+		ssize_t n = g_mime_stream_read(filtered, chunk, sizeof(chunk));
+
+		if (n <= 0)
+			break;
+		if (out->len + (size_t)n > max) {
+			g_byte_array_append(out, (guint8 *)chunk,
+					    (guint)(max - out->len));
+			*cut_r = 1;
+			break;
+		}
+		g_byte_array_append(out, (guint8 *)chunk, (guint)n);
+	}
+	g_object_unref(filtered);
+	return out;
+}
+
+/*
+ * message_iconv - convert len bytes from charset to UTF-8
+ *
+ * Invalid or incomplete sequences become U+FFFD and set *bad_r.  Returns
+ * NULL when iconv does not know the charset.
+ */
+static GString *
+message_iconv(const char *in, size_t len, const char *charset, int *bad_r)
+{
+	static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+	GString *out;
+	char *inp = (char *)in;
+	size_t inleft = len;
+	char buf[4096];
+
+	if (cd == (iconv_t)-1)
+		return NULL;
+	out = g_string_sized_new(len + len / 2 + 16);
+	while (inleft > 0) {
+		char *outp = buf;
+		size_t outleft = sizeof(buf);
+		size_t rc = iconv(cd, &inp, &inleft, &outp, &outleft);
+		int err = errno;
+
+		g_string_append_len(out, buf, (gssize)(outp - buf));
+		if (rc != (size_t)-1)
+			break;
+		if (err == E2BIG)
+			continue;
+		/* EILSEQ, or EINVAL (truncated sequence at the end) */
+		*bad_r = 1;
+		g_string_append(out, replacement);
+		inp++;
+		inleft--;
+		if (err != EILSEQ && err != EINVAL)
+			break;
+	}
+	{
+		/* flush shift state (ISO-2022-JP and friends) */
+		char *outp = buf;
+		size_t outleft = sizeof(buf);
+
+		if (iconv(cd, NULL, NULL, &outp, &outleft) != (size_t)-1)
+			g_string_append_len(out, buf, (gssize)(outp - buf));
+	}
+	g_mime_iconv_close(cd);
+	return out;
+}
+
+/* message_charset_is - whether charset names the canonical name */
+static int
+message_charset_is(const char *charset, const char *name)
+{
+	const char *canon = g_mime_charset_canon_name(charset);
+
+	return canon != NULL && g_ascii_strcasecmp(canon, name) == 0;
+}
+
+/* message_from_fallback - 8-bit text of unknown charset to UTF-8 */
+static GString *
+message_from_fallback(const char *in, size_t len)
+{
+	int bad = 0;
+	GString *out = message_iconv(in, len, MESSAGE_FALLBACK_CHARSET, &bad);
+
+	if (out == NULL) {
+		/* no iconv module for it: keep what is valid UTF-8 */
+		char *valid = g_utf8_make_valid(in, (gssize)len);
+
+		out = g_string_new(valid);
+		g_free(valid);
+	}
+	return out;
+}
+
+/*
+ * message_to_utf8 - bytes in the declared charset to valid UTF-8
+ *
+ * Undeclared or US-ASCII: UTF-8 when valid (mislabelled UTF-8 is far
+ * more common than anything else), else Windows-1252.  UTF-8 with bad
+ * bytes: the bad bytes become U+FFFD.  ISO-8859-1 is read as its
+ * superset Windows-1252 (smart quotes in 0x80-0x9F), as browsers do.
+ * Unknown charset names: as if undeclared.  Every repair sets
+ * *fallback_r; a clean conversion leaves it alone.
+ */
+static GString *
+message_to_utf8(const char *in, size_t len, const char *charset,
+		int *fallback_r)
+{
+	int valid = g_utf8_validate(in, (gssize)len, NULL);
+	int bad = 0;
+	GString *out;
+
+	if (charset == NULL || *charset == '\0' ||
+	    message_charset_is(charset, "us-ascii")) {
+		if (valid)
+			return g_string_new_len(in, (gssize)len);
+		*fallback_r = 1;
+		return message_from_fallback(in, len);
+	}
+	if (message_charset_is(charset, "utf-8") ||
+	    g_ascii_strcasecmp(charset, "utf8") == 0) {
+		char *fixed;
+
+		if (valid)
+			return g_string_new_len(in, (gssize)len);
+		*fallback_r = 1;
+		fixed = g_utf8_make_valid(in, (gssize)len);
+		out = g_string_new(fixed);
+		g_free(fixed);
+		return out;
+	}
+	if (message_charset_is(charset, "iso-8859-1"))
+		charset = MESSAGE_FALLBACK_CHARSET;
+
+	out = message_iconv(in, len, charset, &bad);
+	if (out == NULL) {
+		/* a charset name iconv does not know */
+		*fallback_r = 1;
+		if (valid)
+			return g_string_new_len(in, (gssize)len);
+		return message_from_fallback(in, len);
+	}
+	if (bad)
+		*fallback_r = 1;
+	return out;
+}
+
+/* message_clean - CRLF and CR to LF, NUL to space (C strings downstream) */
+static void
+message_clean(GString *s)
+{
+	size_t r, w = 0;
+
+	for (r = 0; r < s->len; r++) {
+		char c = s->str[r];
+
+		if (c == '\r') {
+			if (r + 1 < s->len && s->str[r + 1] == '\n')
+				continue;
+			c = '\n';
+		} else if (c == '\0') {
+			c = ' ';
+		}
+		s->str[w++] = c;
+	}
+	g_string_truncate(s, w);
+}
+
+/* message_is_blank - whether the text holds no visible character */
+static int
+message_is_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!g_ascii_isspace(s[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * message_append - add one part's text to sink, a blank line between
+ * parts, within the text budget.
+ */
+static void
+message_append(struct message_ctx *ctx, GString *sink, const char *text,
+	       size_t len)
+{
+	size_t room, keep;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		len--;
+	if (message_is_blank(text, len))
+		return;
+	room = message_room(ctx);
+	if (room == 0) {
+		ctx->msg->limited = 1;
+		return;
+	}
+	if (sink->len > 0)
+		g_string_append(sink, "\n");
+	keep = message_utf8_cut(text, len, room);
+	if (keep < len)
+		ctx->msg->limited = 1;
+	g_string_append_len(sink, text, (gssize)keep);
+	g_string_append_c(sink, '\n');
+	ctx->used += keep + 1;
+}
+
+/* message_quote_into - add nested text to sink with each line "> " */
+static void
+message_quote_into(struct message_ctx *ctx, GString *sink, const GString *in)
+{
+	GString *q = g_string_sized_new(in->len + in->len / 8 + 8);
+	const char *p = in->str;
+	const char *end = in->str + in->len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *stop = nl ? nl : end;
+
+		/* Blank lines stay inside the quote: quote.c sees one block. */
+		g_string_append(q, stop == p ? ">" : "> ");
+		g_string_append_len(q, p, (gssize)(stop - p));
+		g_string_append_c(q, '\n');
+		p = nl ? nl + 1 : end;
+	}
+	/*
+	 * The nested text was counted in the budget already; only the
+	 * prefixes are new.  message_parse() caps the final text anyway.
+	 */
+	if (q->len > 0) {
+		if (sink->len > 0)
+			g_string_append(sink, "\n");
+		g_string_append_len(sink, q->str, (gssize)q->len);
+		ctx->used += q->len - in->len;
+	}
+	g_string_free(q, TRUE);
+}
+
+/* message_is_signature - detached signatures are not attachments */
+static int
+message_is_signature(GMimeContentType *ct)
+{
+	return g_mime_content_type_is_type(ct, "application",
+					   "pgp-signature") ||
+	       g_mime_content_type_is_type(ct, "application",
+					   "pkcs7-signature") ||
+	       g_mime_content_type_is_type(ct, "application",
+					   "x-pkcs7-signature");
+}
+
+/* message_is_attachment - the sender marked it as a file */
+static int
+message_is_attachment(GMimeObject *obj)
+{
+	const char *disp = g_mime_object_get_disposition(obj);
+
+	return disp != NULL && g_ascii_strcasecmp(disp, "attachment") == 0;
+}
+
+/* message_text_part - read a text/plain or text/html leaf into sink */
+static void
+message_text_part(struct message_ctx *ctx, GMimePart *part, int is_html,
+		  GString *sink)
+{
+	GMimeObject *obj = GMIME_OBJECT(part);
+	const char *charset =
+		g_mime_object_get_content_type_parameter(obj, "charset");
+	size_t room = message_room(ctx);
+	size_t max_raw;
+	GByteArray *raw;
+	GString *text;
+	int cut;
+
+	ctx->msg->n_text_parts++;
+	if (room == 0) {
+		ctx->msg->limited = 1;
+		return;
+	}
+	/* Enough raw bytes for the room left: UTF-8 never shrinks them
+	 * below one byte per input byte, except UTF-16/32 (4 bytes max). */
+	max_raw = room > G_MAXSIZE / (4 * MESSAGE_HTML_RATIO) ? room : room * 4;
+	if (is_html)
+		max_raw *= MESSAGE_HTML_RATIO;
+	raw = message_read_part(part, max_raw, &cut);
+	if (cut)
+		ctx->msg->limited = 1;
+
+	text = message_to_utf8((const char *)raw->data, raw->len, charset,
+			       &ctx->msg->charset_fallback);
+	g_byte_array_unref(raw);
+	message_clean(text);
+
+	if (is_html) {
+		int trunc = 0;
+		char *plain = html_to_text(text->str, text->len, "UTF-8", room,
+					   &trunc);
+
+		if (trunc)
+			ctx->msg->limited = 1;
+		message_append(ctx, sink, plain, strlen(plain));
+		g_free(plain);
+	} else {
+		message_append(ctx, sink, text->str, text->len);
+	}
+	g_string_free(text, TRUE);
+}
+
+/* message_leaf - a single part: text, or an attachment to count */
+static void
+message_leaf(struct message_ctx *ctx, GMimePart *part, GString *sink)
+{
+	GMimeObject *obj = GMIME_OBJECT(part);
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+	int plain = ct == NULL || g_mime_content_type_is_type(ct, "text", "plain");
+	int html = ct != NULL && g_mime_content_type_is_type(ct, "text", "html");
+
+	if (message_is_attachment(obj) || (!plain && !html)) {
+		if (ct == NULL || !message_is_signature(ct))
+			ctx->msg->n_attachments++;
+		return;
+	}
+	message_text_part(ctx, part, html, sink);
+}
+
+/* message_is_plain_leaf - a readable text/plain part */
+static int
+message_is_plain_leaf(GMimeObject *obj)
+{
+	GMimeContentType *ct;
+
+	if (!GMIME_IS_PART(obj) || message_is_attachment(obj))
+		return 0;
+	ct = g_mime_object_get_content_type(obj);
+	return ct == NULL || g_mime_content_type_is_type(ct, "text", "plain");
+}
+
+/* message_is_richer - text/html or a multipart that may hold it */
+static int
+message_is_richer(GMimeObject *obj)
+{
+	GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+	if (message_is_attachment(obj) || ct == NULL)
+		return 0;
+	return GMIME_IS_MULTIPART(obj) ||
+	       (GMIME_IS_PART(obj) &&
+		g_mime_content_type_is_type(ct, "text", "html"));
+}
+
+/*
+ * message_alternative - one rendition of a multipart/alternative
+ *
+ * The plain part is what the customer's client wrote for text readers;
+ * it is used unless it is empty (some clients send a blank one), in
+ * which case the last richer rendition (HTML, or a multipart/related
+ * around it) is read.  Renditions not read are counted as seen.
+ */
+static void
+message_alternative(struct message_ctx *ctx, GMimeMultipart *mp,
+		    unsigned depth, GString *sink)
+{
+	int n = g_mime_multipart_get_count(mp);
+	GMimeObject *plain = NULL;
+	GMimeObject *rich = NULL;
+	GString *tmp;
+
+	for (int i = 0; i < n; i++) {
+		GMimeObject *child = g_mime_multipart_get_part(mp, i);
+
+		if (plain == NULL && message_is_plain_leaf(child))
+			plain = child;
+		else if (message_is_richer(child))
+			rich = child;
+	}
+	if (plain == NULL && rich == NULL) {
+		/* nothing readable: walk them all to count attachments */
+		for (int i = 0; i < n; i++)
+			message_walk(ctx, g_mime_multipart_get_part(mp, i),
+				     depth + 1, sink);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		GMimeObject *child = g_mime_multipart_get_part(mp, i);
+
+		if (child != plain && child != rich)
+			ctx->msg->n_parts++;
+	}
+
+	tmp = g_string_new(NULL);
+	if (plain != NULL)
+		message_walk(ctx, plain, depth + 1, tmp);
+	if (rich != NULL) {
+		if (tmp->len == 0)
+			message_walk(ctx, rich, depth + 1, tmp);
+		else
+			ctx->msg->n_parts++;
+	}
+	if (tmp->len > 0) {
+		if (sink->len > 0)
+			g_string_append_c(sink, '\n');
+		g_string_append_len(sink, tmp->str, (gssize)tmp->len);
+	}
+	g_string_free(tmp, TRUE);
+}
+
+/* message_rfc822 - a message inside the message: its text, quoted */
+static void
+message_rfc822(struct message_ctx *ctx, GMimeMessagePart *mpart,
+	       unsigned depth, GString *sink)
+{
+	GMimeMessage *inner = g_mime_message_part_get_message(mpart);
+	GMimeObject *body;
+	GString *tmp;
+
+	ctx->msg->n_rfc822++;
+	if (inner == NULL)
+		return;
+	body = g_mime_message_get_mime_part(inner);
+	if (body == NULL)
+		return;
+	tmp = g_string_new(NULL);
+	message_walk(ctx, body, depth + 1, tmp);
+	message_quote_into(ctx, sink, tmp);
+	g_string_free(tmp, TRUE);
+}
+
+/* message_walk - visit one MIME object; recursion bounded by max_depth */
+static void
+message_walk(struct message_ctx *ctx, GMimeObject *obj, unsigned depth,
+	     GString *sink)
+{
+	struct message *msg = ctx->msg;
+
+	if (obj == NULL)
+		return;
+	if (depth > ctx->lim.max_depth || msg->n_parts >= ctx->lim.max_parts) {
+		msg->limited = 1;
+		return;
+	}
+	msg->n_parts++;
+
+	if (GMIME_IS_MESSAGE_PART(obj)) {
+		message_rfc822(ctx, GMIME_MESSAGE_PART(obj), depth, sink);
+	} else if (GMIME_IS_MULTIPART(obj)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(obj);
+		GMimeContentType *ct = g_mime_object_get_content_type(obj);
+
+		if (ct != NULL &&
+		    g_mime_content_type_is_type(ct, "multipart", "alternative")) {
+			message_alternative(ctx, mp, depth, sink);
+			return;
+		}
+		for (int i = 0; i < g_mime_multipart_get_count(mp); i++) {
+			if (msg->n_parts >= ctx->lim.max_parts) {
+				msg->limited = 1;
+				break;
+			}
+			message_walk(ctx, g_mime_multipart_get_part(mp, i),
+				     depth + 1, sink);
+		}
+	} else if (GMIME_IS_PART(obj)) {
+		message_leaf(ctx, GMIME_PART(obj), sink);
+	} else {
+		/* message/partial and anything GMime adds later */
+		msg->n_attachments++;
+	}
+}
+
+/* message_header_text - a header value fit for logs: UTF-8, one line */
+static char *
+message_header_text(const char *value)
+{
+	char *s;
+
+	if (value == NULL)
+		return NULL;
+	s = g_utf8_make_valid(value, -1);
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return g_strstrip(s);
+}
+
+/* message_collect_headers - top-level header names and decoded facts */
+static void
+message_collect_headers(struct message *msg, GMimeMessage *m)
+{
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	int n = hl ? g_mime_header_list_get_count(hl) : 0;
+	const char *from;
+
+	g_free(msg->header_names);
+	msg->header_names = g_new0(char *, (size_t)n + 1);
+	for (int i = 0; i < n; i++) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
+		const char *name = h ? g_mime_header_get_raw_name(h) : NULL;
+
+		if (name == NULL && h != NULL)
+			name = g_mime_header_get_name(h);
+		if (name != NULL)
+			msg->header_names[msg->n_header_names++] =
+				g_strdup(name);
+	}
+
+	msg->subject = message_header_text(g_mime_message_get_subject(m));
+	/* GMime 3 header values are already RFC 2047 decoded. */
+	from = g_mime_object_get_header(GMIME_OBJECT(m), "From");
+	msg->from = message_header_text(from);
+	if (g_mime_message_get_message_id(m) != NULL)
+		msg->message_id =
+			message_header_text(g_mime_message_get_message_id(m));
+}
+
+/* message_new - an empty message with valid, empty fields */
+static struct message *
+message_new(void)
+{
+	struct message *msg = g_new0(struct message, 1);
+
+	msg->text = g_string_new(NULL);
+	msg->header_names = g_new0(char *, 1);
+	return msg;
+}
+
+/* message_parse - parse raw bytes; NULL with *error_r only if impossible */
+struct message *
+message_parse(const char *buf, size_t len, const struct message_limits *lim,
+	      char **error_r)
+{
+	static const char *fallback_charsets[] = {"UTF-8", "windows-1252",
+						  NULL};
+	struct message_ctx ctx;
+	struct message *msg;
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeMessage *m;
+
+	if (error_r != NULL)
+		*error_r = NULL;
+	if (buf == NULL && len > 0) {
+		if (error_r != NULL)
+			*error_r = g_strdup("message_parse: no buffer");
+		return NULL;
+	}
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (lim != NULL) {
+		ctx.lim = *lim;
+	} else {
+		ctx.lim.max_depth = MESSAGE_DEF_MAX_DEPTH;
+		ctx.lim.max_parts = MESSAGE_DEF_MAX_PARTS;
+		ctx.lim.max_text_bytes = MESSAGE_DEF_MAX_TEXT;
+	}
+	msg = message_new();
+	ctx.msg = msg;
+	if (len == 0)
+		return msg;
+
+	ctx.opts = g_mime_parser_options_new();
+	/* 8-bit headers: UTF-8 if valid, else what Windows clients send */
+	g_mime_parser_options_set_fallback_charsets(ctx.opts,
+						    fallback_charsets);
+	g_mime_parser_options_set_rfc2047_compliance_mode(ctx.opts,
+							  GMIME_RFC_COMPLIANCE_LOOSE);
+
+	stream = g_mime_stream_mem_new_with_buffer(buf, len);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_object_unref(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, ctx.opts);
+	g_object_unref(parser);
+
+	if (m == NULL) {
+		/*
+		 * GMime found no message at all (no header block).  The bytes
+		 * are still what the customer sent: read them as one text/plain
+		 * part in an unknown charset.
+		 */
+		GString *text = message_to_utf8(buf, len, NULL,
+						&msg->charset_fallback);
+
+		message_clean(text);
+		msg->n_parts = 1;
+		msg->n_text_parts = 1;
+		message_append(&ctx, msg->text, text->str, text->len);
+		g_string_free(text, TRUE);
+	} else {
+		msg->mime = m;
+		message_collect_headers(msg, m);
+		message_walk(&ctx, g_mime_message_get_mime_part(m), 1,
+			     msg->text);
+	}
+	g_mime_parser_options_free(ctx.opts);
+
+	/* Quote prefixes may have pushed the text past the budget. */
+	if (msg->text->len > ctx.lim.max_text_bytes) {
+		g_string_truncate(msg->text,
+				  message_utf8_cut(msg->text->str, msg->text->len,
+						   ctx.lim.max_text_bytes));
+		msg->limited = 1;
+	}
+	return msg;
+}
+
+/* message_free - release everything; returns NULL for msg = ...free() */
+struct message *
+message_free(struct message *msg)
+{
+	if (msg == NULL)
+		return NULL;
+	g_free(msg->subject);
+	g_free(msg->from);
+	g_free(msg->message_id);
+	if (msg->text != NULL)
+		g_string_free(msg->text, TRUE);
+	if (msg->mime != NULL)
+		g_object_unref(msg->mime);
+	if (msg->header_names != NULL)
+		g_strfreev(msg->header_names);
+	g_free(msg);
+	return NULL;
+}

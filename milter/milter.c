@@ -1,0 +1,506 @@
+/*
+ * milter.c - libmilter callbacks: buffer the message, call triage_run()
+ *
+ * The only file that includes <libmilter/mfapi.h>.  Per connection it
+ * holds a reference to the configuration snapshot; per message it buffers
+ * the header and body up to max_scan_bytes (the rest passes unscanned, the
+ * verdict says "truncated"), remembers the names of inbound X-Triage-*
+ * headers wherever they come, and at end of message makes one call to
+ * triage_run() and applies the result.
+ *
+ * Failure policy: whatever goes wrong, the message is accepted unchanged
+ * (or tempfailed with on_error = tempfail) and one line naming the queue
+ * id and the reason is logged.  Nothing here rejects mail.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <libmilter/mfapi.h>
+
+#include "log.h"
+#include "milter.h"
+#include "strvec.h"
+#include "triage.h"
+#include "xheaders.h"
+
+#ifndef SMFIP_HDR_LEADSPC
+#define SMFIP_HDR_LEADSPC 0
+#endif
+
+/* libmilter takes char * for strings it never changes. */
+#define MILTER_STR(s) ((char *)(uintptr_t)(s))
+
+/* A sender may repeat a header; past this many X-Triage-* copies we stop
+ * remembering and the message is tempfailed/accepted per on_error. */
+#define MILTER_MAX_XTRIAGE 1000
+
+struct milter_msg {
+	GString *buf;	     /* header + body, up to max_scan_bytes */
+	int truncated;	     /* stopped buffering */
+	int in_body;	     /* eoh seen */
+	char *env_from;
+	struct strvec rcpt;
+	struct strvec xnames; /* inbound X-Triage-* names, in order */
+	int too_many_x;
+};
+
+struct milter_conn {
+	struct triage_config *cf; /* our reference */
+	char *client_addr;
+	char *helo;
+	char *auth_authen;
+	unsigned long steps;	/* protocol flags agreed with the MTA */
+	int leadspc;		/* MTA keeps the space after "Name:" */
+	int can_skip;		/* MTA understands SMFIS_SKIP */
+	struct milter_msg *msg; /* NULL between messages */
+};
+
+static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct triage_config *milter_cf;
+static char *milter_socket_path; /* unix socket to remove at exit */
+
+/* milter_set_config - publish a new snapshot (takes our reference) */
+void
+milter_set_config(struct triage_config *cf)
+{
+	struct triage_config *old;
+
+	pthread_mutex_lock(&milter_cf_lock);
+	old = milter_cf;
+	milter_cf = cf;
+	pthread_mutex_unlock(&milter_cf_lock);
+	config_unref(old);
+}
+
+/* milter_get_config - a new reference to the current snapshot */
+static struct triage_config *
+milter_get_config(void)
+{
+	struct triage_config *cf;
+
+	pthread_mutex_lock(&milter_cf_lock);
+	cf = config_ref(milter_cf);
+	pthread_mutex_unlock(&milter_cf_lock);
+	return cf;
+}
+
+/* milter_msg_free - forget the current message; returns NULL */
+static struct milter_msg *
+milter_msg_free(struct milter_msg *m)
+{
+	if (m == NULL)
+		return NULL;
+	if (m->buf != NULL)
+		g_string_free(m->buf, TRUE);
+	g_free(m->env_from);
+	strvec_clear(&m->rcpt);
+	strvec_clear(&m->xnames);
+	g_free(m);
+	return NULL;
+}
+
+/* milter_conn_get - our per-connection state */
+static struct milter_conn *
+milter_conn_get(SMFICTX *ctx)
+{
+	return (struct milter_conn *)smfi_getpriv(ctx);
+}
+
+/* milter_msg_get - the current message, created on first use */
+static struct milter_msg *
+milter_msg_get(struct milter_conn *c)
+{
+	if (c->msg == NULL) {
+		c->msg = g_new0(struct milter_msg, 1);
+		c->msg->buf = g_string_sized_new(8192);
+	}
+	return c->msg;
+}
+
+/* milter_queue_id - {i}, or a placeholder for the log */
+static const char *
+milter_queue_id(SMFICTX *ctx)
+{
+	const char *qid = smfi_getsymval(ctx, MILTER_STR("{i}"));
+
+	return qid != NULL ? qid : "NOQUEUE";
+}
+
+/* milter_append - buffer bytes up to max_scan_bytes */
+static void
+milter_append(struct milter_conn *c, struct milter_msg *m, const char *p,
+	      size_t len)
+{
+	size_t room;
+
+	if (m->truncated)
+		return;
+	room = c->cf->max_scan_bytes > m->buf->len
+		       ? c->cf->max_scan_bytes - m->buf->len
+		       : 0;
+	if (len > room) {
+		len = room;
+		m->truncated = 1;
+	}
+	g_string_append_len(m->buf, p, (gssize)len);
+}
+
+/* milter_done - the answer for a step: none if negotiated so */
+static sfsistat
+milter_done(const struct milter_conn *c, unsigned long nr_flag)
+{
+	return (c->steps & nr_flag) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* milter_conn_new - per-connection state with a config reference */
+static struct milter_conn *
+milter_conn_new(SMFICTX *ctx, unsigned long steps)
+{
+	struct milter_conn *c = g_new0(struct milter_conn, 1);
+
+	c->cf = milter_get_config();
+	c->steps = steps;
+	c->leadspc = (steps & SMFIP_HDR_LEADSPC) != 0;
+	c->can_skip = (steps & SMFIP_SKIP) != 0;
+	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+		config_unref(c->cf);
+		g_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* mlfi_negotiate - ask only for the steps and actions we use */
+static sfsistat
+mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+	       unsigned long f2, unsigned long f3, unsigned long *pf0,
+	       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+	unsigned long want_steps = SMFIP_NOUNKNOWN | SMFIP_NODATA |
+				   SMFIP_NR_CONN | SMFIP_NR_HELO |
+				   SMFIP_NR_MAIL | SMFIP_NR_RCPT |
+				   SMFIP_NR_HDR | SMFIP_NR_EOH |
+				   SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+	(void)f2;
+	(void)f3;
+	if ((f0 & want_actions) != want_actions) {
+		log_err("MTA does not allow adding and changing headers; "
+			"passing mail through untouched");
+		return SMFIS_REJECT; /* = "do not use this milter" here */
+	}
+	*pf0 = want_actions;
+	*pf1 = f1 & want_steps;
+	*pf2 = 0;
+	*pf3 = 0;
+
+	if (milter_conn_new(ctx, *pf1) == NULL)
+		return SMFIS_REJECT;
+	/* Ask the MTA for the macros we use, at the stage they exist. */
+	smfi_setsymlist(ctx, SMFIM_CONNECT, MILTER_STR("j {client_addr}"));
+	smfi_setsymlist(ctx, SMFIM_ENVFROM, MILTER_STR("{i} {auth_authen}"));
+	smfi_setsymlist(ctx, SMFIM_EOM, MILTER_STR("{i}"));
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_connect - remember the client */
+static sfsistat
+mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	const char *ca = smfi_getsymval(ctx, MILTER_STR("{client_addr}"));
+
+	(void)addr;
+	if (c == NULL) /* an MTA that did not negotiate: all replies */
+		c = milter_conn_new(ctx, 0);
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	g_free(c->client_addr);
+	c->client_addr = g_strdup(ca ? ca : hostname);
+	return milter_done(c, SMFIP_NR_CONN);
+}
+
+/* mlfi_helo - remember the greeting for the log */
+static sfsistat
+mlfi_helo(SMFICTX *ctx, char *helo)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+
+	g_free(c->helo);
+	c->helo = g_strdup(helo);
+	return milter_done(c, SMFIP_NR_HELO);
+}
+
+/* milter_strip_brackets - "<a@b>" -> "a@b" */
+static char *
+milter_strip_brackets(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len >= 2 && s[0] == '<' && s[len - 1] == '>')
+		return g_strndup(s + 1, len - 2);
+	return g_strdup(s);
+}
+
+/* mlfi_envfrom - a new message starts */
+static sfsistat
+mlfi_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	const char *auth = smfi_getsymval(ctx, MILTER_STR("{auth_authen}"));
+	struct milter_msg *m;
+
+	c->msg = milter_msg_free(c->msg);
+	m = milter_msg_get(c);
+	m->env_from = milter_strip_brackets(argv[0] ? argv[0] : "");
+	g_free(c->auth_authen);
+	c->auth_authen = g_strdup(auth);
+	return milter_done(c, SMFIP_NR_MAIL);
+}
+
+/* mlfi_envrcpt - collect recipients */
+static sfsistat
+mlfi_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	struct milter_msg *m = milter_msg_get(c);
+
+	if (argv[0] != NULL)
+		strvec_push_take(&m->rcpt, milter_strip_brackets(argv[0]));
+	return milter_done(c, SMFIP_NR_RCPT);
+}
+
+/* mlfi_header - buffer one header; note every X-Triage-* name */
+static sfsistat
+mlfi_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	struct milter_msg *m = milter_msg_get(c);
+
+	if (xheaders_is_triage(name)) {
+		if (m->xnames.n < MILTER_MAX_XTRIAGE)
+			strvec_push(&m->xnames, name);
+		else
+			m->too_many_x = 1;
+	}
+	milter_append(c, m, name, strlen(name));
+	milter_append(c, m, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
+	milter_append(c, m, value, strlen(value));
+	milter_append(c, m, "\r\n", 2);
+	return milter_done(c, SMFIP_NR_HDR);
+}
+
+/* mlfi_eoh - end of header block */
+static sfsistat
+mlfi_eoh(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	struct milter_msg *m = milter_msg_get(c);
+
+	milter_append(c, m, "\r\n", 2);
+	m->in_body = 1;
+	return milter_done(c, SMFIP_NR_EOH);
+}
+
+/* mlfi_body - buffer body chunks; skip the rest once full */
+static sfsistat
+mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	struct milter_msg *m = milter_msg_get(c);
+
+	milter_append(c, m, (const char *)chunk, len);
+	if (m->truncated && c->can_skip)
+		return SMFIS_SKIP;
+	return SMFIS_CONTINUE;
+}
+
+/* milter_fail - the failure policy, with one log line */
+static sfsistat
+milter_fail(struct milter_conn *c, const char *qid, const char *why)
+{
+	int tempfail = c->cf->on_error == ON_ERROR_TEMPFAIL;
+
+	log_err("%s: %s; message %s", qid, why,
+		tempfail ? "tempfailed" : "accepted unchanged");
+	return tempfail ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
+}
+
+/* milter_apply - delete forged headers, add ours; 0 or -1 */
+static int
+milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid)
+{
+	for (size_t i = 0; i < res->n_del; i++)
+		if (smfi_chgheader(ctx, res->del[i].name, res->del[i].index,
+				   NULL) != MI_SUCCESS) {
+			log_err("%s: cannot delete %s[%d]", qid,
+				res->del[i].name, res->del[i].index);
+			return -1;
+		}
+	for (size_t i = 0; i < res->add_names.n; i++)
+		if (smfi_addheader(ctx, res->add_names.v[i],
+				   res->add_values.v[i]) != MI_SUCCESS) {
+			log_err("%s: cannot add %s", qid, res->add_names.v[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/* mlfi_eom - analyse and apply; always let the message through */
+static sfsistat
+mlfi_eom(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+	struct milter_msg *m = milter_msg_get(c);
+	const char *qid = milter_queue_id(ctx);
+	struct triage_env env = {0};
+	struct triage_result *res;
+	sfsistat rc = SMFIS_CONTINUE;
+	gint64 start = g_get_monotonic_time();
+	char *flags;
+
+	if (m->too_many_x) {
+		rc = milter_fail(c, qid, "more than 1000 X-Triage-* headers");
+		c->msg = milter_msg_free(c->msg);
+		return rc;
+	}
+	env.queue_id = qid;
+	env.env_from = m->env_from ? m->env_from : "";
+	env.rcpt = (const char *const *)m->rcpt.v;
+	env.n_rcpt = m->rcpt.n;
+	env.client_addr = c->client_addr;
+	env.auth_authen = c->auth_authen;
+	env.hdr_names = (const char *const *)m->xnames.v;
+	env.n_hdr_names = m->xnames.n;
+	env.truncated = m->truncated;
+	res = triage_run(c->cf, m->buf->str, m->buf->len, &env);
+	if (res->error != NULL) {
+		/* Still remove forged verdicts; then the failure policy. */
+		struct triage_result del_only = *res;
+
+		del_only.add_names.n = 0;
+		if (c->cf->on_error == ON_ERROR_ACCEPT)
+			(void)milter_apply(ctx, &del_only, qid);
+		rc = milter_fail(c, qid, res->error);
+	} else if (milter_apply(ctx, res, qid) != 0) {
+		rc = milter_fail(c, qid, "the MTA refused a header change");
+	} else {
+		flags = res->flags.n ? strvec_join(&res->flags, ",")
+				     : g_strdup("none");
+		log_info("%s: flags=%s words=%zu paragraphs=%zu quoted=%zu "
+			 "deleted=%zu ms=%" G_GINT64_FORMAT,
+			 qid, flags, res->length.words, res->length.paragraphs,
+			 res->length.quoted, res->n_del,
+			 (g_get_monotonic_time() - start) / 1000);
+		g_free(flags);
+	}
+	triage_result_free(res);
+	c->msg = milter_msg_free(c->msg);
+	return rc;
+}
+
+/* mlfi_abort - the message ended early; free its state */
+static sfsistat
+mlfi_abort(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+
+	if (c != NULL)
+		c->msg = milter_msg_free(c->msg);
+	return SMFIS_CONTINUE;
+}
+
+/* mlfi_close - the connection ended; free everything */
+static sfsistat
+mlfi_close(SMFICTX *ctx)
+{
+	struct milter_conn *c = milter_conn_get(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	c->msg = milter_msg_free(c->msg);
+	c->cf = config_unref(c->cf);
+	g_free(c->client_addr);
+	g_free(c->helo);
+	g_free(c->auth_authen);
+	g_free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static char milter_name[] = "triage-milter";
+
+static struct smfiDesc milter_desc = {
+	.xxfi_name = milter_name,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+	.xxfi_connect = mlfi_connect,
+	.xxfi_helo = mlfi_helo,
+	.xxfi_envfrom = mlfi_envfrom,
+	.xxfi_envrcpt = mlfi_envrcpt,
+	.xxfi_header = mlfi_header,
+	.xxfi_eoh = mlfi_eoh,
+	.xxfi_body = mlfi_body,
+	.xxfi_eom = mlfi_eom,
+	.xxfi_abort = mlfi_abort,
+	.xxfi_close = mlfi_close,
+	.xxfi_negotiate = mlfi_negotiate,
+};
+
+/* milter_open - register, bind the socket, set its mode */
+int
+milter_open(struct triage_config *cf, const char *socket)
+{
+	const char *path = NULL;
+
+	milter_set_config(config_ref(cf));
+	if (smfi_register(milter_desc) != MI_SUCCESS) {
+		log_err("smfi_register failed");
+		return -1;
+	}
+	if (smfi_setconn(MILTER_STR(socket)) != MI_SUCCESS) {
+		log_err("cannot use socket %s", socket);
+		return -1;
+	}
+	/* true: remove a stale unix socket left by a crash */
+	if (smfi_opensocket(true) != MI_SUCCESS) {
+		log_err("cannot open socket %s: %s", socket, g_strerror(errno));
+		return -1;
+	}
+	if (g_str_has_prefix(socket, "unix:"))
+		path = socket + 5;
+	else if (g_str_has_prefix(socket, "local:"))
+		path = socket + 6;
+	if (path != NULL) {
+		milter_socket_path = g_strdup(path);
+		if (chmod(path, (mode_t)cf->socket_mode) != 0)
+			log_warn("cannot chmod %s: %s", path,
+				 g_strerror(errno));
+	}
+	return 0;
+}
+
+/* milter_run - serve until libmilter is told to stop */
+int
+milter_run(void)
+{
+	return smfi_main() == MI_SUCCESS ? 0 : -1;
+}
+
+/* milter_cleanup - remove the unix socket, drop the snapshot */
+void
+milter_cleanup(void)
+{
+	if (milter_socket_path != NULL) {
+		(void)unlink(milter_socket_path);
+		g_free(milter_socket_path);
+		milter_socket_path = NULL;
+	}
+	milter_set_config(NULL);
+}

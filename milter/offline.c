@@ -1,0 +1,322 @@
+/*
+ * offline.c - the -t mode: messages from files, maildirs, mboxes
+ *
+ * Nothing here differs from the daemon but where the bytes come from:
+ * the same max_scan_bytes cut, the same triage_run().  Output is either
+ * the header changes as text, or one JSON object per line (json.h).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <gmime/gmime.h>
+
+#include "json.h"
+#include "offline.h"
+#include "strvec.h"
+#include "triage.h"
+
+/* offline_header - unfolded value of the first header called name */
+static char *
+offline_header(const char *msg, size_t len, const char *name)
+{
+	size_t nlen = strlen(name);
+	const char *p = msg, *end = msg + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *lend = eol ? eol : end;
+
+		if (lend == p || (lend == p + 1 && *p == '\r'))
+			break; /* end of header block */
+		if ((size_t)(lend - p) > nlen && p[nlen] == ':' &&
+		    g_ascii_strncasecmp(p, name, nlen) == 0) {
+			GString *v = g_string_new_len(p + nlen + 1,
+						      lend - (p + nlen + 1));
+			while (eol && eol + 1 < end &&
+			       (eol[1] == ' ' || eol[1] == '\t')) {
+				const char *c = eol + 1;
+
+				eol = memchr(c, '\n', (size_t)(end - c));
+				lend = eol ? eol : end;
+				g_string_append_len(v, c, lend - c);
+			}
+			return g_strstrip(g_string_free(v, FALSE));
+		}
+		p = eol ? eol + 1 : end;
+	}
+	return NULL;
+}
+
+/* offline_addresses - the mailbox addresses in a header value */
+static void
+offline_addresses(const char *value, struct strvec *out)
+{
+	InternetAddressList *list;
+
+	if (value == NULL)
+		return;
+	list = internet_address_list_parse(NULL, value);
+	if (list == NULL)
+		return;
+	for (int i = 0; i < internet_address_list_length(list); i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+
+		if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+			strvec_push(out, internet_address_mailbox_get_addr(
+						 INTERNET_ADDRESS_MAILBOX(ia)));
+	}
+	g_object_unref(list);
+}
+
+/* offline_print_text - the header changes, one per line */
+static void
+offline_print_text(const struct offline_opts *o, const char *name,
+		   const struct triage_result *res)
+{
+	fprintf(o->out, "==> %s\n", name);
+	for (size_t i = 0; i < res->n_del; i++)
+		fprintf(o->out, "-%s[%d]\n", res->del[i].name,
+			res->del[i].index);
+	if (res->error != NULL) {
+		fprintf(o->out, "!error: %s\n", res->error);
+		return;
+	}
+	if (o->verbose) {
+		fprintf(o->out, "# subject: %s\n",
+			res->subject ? res->subject : "");
+		fprintf(o->out,
+			"# parts: total=%u text=%u attachments=%u rfc822=%u "
+			"charset_fallback=%d\n",
+			res->n_parts, res->n_text_parts, res->n_attachments,
+			res->n_rfc822, res->charset_fallback);
+		fprintf(o->out,
+			"# length: words=%zu paragraphs=%zu quoted=%zu "
+			"signature=%zu\n",
+			res->length.words, res->length.paragraphs,
+			res->length.quoted, res->length.signature);
+	}
+	for (size_t i = 0; i < res->add_names.n; i++)
+		fprintf(o->out, "+%s: %s\n", res->add_names.v[i],
+			res->add_values.v[i]);
+}
+
+/* offline_one - analyse one message held in memory */
+static void
+offline_one(const struct triage_config *cf, const struct offline_opts *o,
+	    const char *name, const char *msg, size_t len,
+	    struct offline_stats *st)
+{
+	struct triage_env env = {0};
+	struct triage_result *res;
+	struct strvec rcpt = {0};
+	char *from = NULL, *hdr;
+
+	if (o->env_from != NULL) {
+		from = g_strdup(o->env_from);
+	} else {
+		struct strvec v = {0};
+
+		hdr = offline_header(msg, len, "Return-Path");
+		if (hdr == NULL)
+			hdr = offline_header(msg, len, "From");
+		offline_addresses(hdr, &v);
+		from = g_strdup(v.n ? v.v[0] : "");
+		g_free(hdr);
+		strvec_clear(&v);
+	}
+	if (o->env_rcpt != NULL) {
+		strvec_push(&rcpt, o->env_rcpt);
+	} else {
+		hdr = offline_header(msg, len, "To");
+		offline_addresses(hdr, &rcpt);
+		g_free(hdr);
+	}
+	env.queue_id = name;
+	env.env_from = from;
+	env.rcpt = (const char *const *)rcpt.v;
+	env.n_rcpt = rcpt.n;
+	if (len > cf->max_scan_bytes) {
+		len = cf->max_scan_bytes;
+		env.truncated = 1;
+	}
+	res = triage_run(cf, msg, len, &env);
+	st->messages++;
+	if (res->error != NULL)
+		st->failed++;
+	if (o->json) {
+		GString *line = g_string_sized_new(512);
+
+		json_result(line, name, res);
+		fprintf(o->out, "%s\n", line->str);
+		g_string_free(line, TRUE);
+	} else {
+		offline_print_text(o, name, res);
+	}
+	triage_result_free(res);
+	strvec_clear(&rcpt);
+	g_free(from);
+}
+
+/* offline_error - report a path that could not be read */
+static void
+offline_error(const struct offline_opts *o, const char *name,
+	      const char *why, struct offline_stats *st)
+{
+	st->failed++;
+	if (o->json) {
+		GString *line = g_string_new("{\"file\":");
+
+		json_string(line, name);
+		g_string_append(line, ",\"flags\":[],\"route\":null,"
+				      "\"scores\":{},\"rules\":[],"
+				      "\"headers\":[],\"deleted\":[],"
+				      "\"ack\":null,\"error\":");
+		json_string(line, why);
+		g_string_append_c(line, '}');
+		fprintf(o->out, "%s\n", line->str);
+		g_string_free(line, TRUE);
+	} else {
+		fprintf(o->out, "==> %s\n!error: %s\n", name, why);
+	}
+}
+
+/* offline_mbox - split an mbox at "From " lines; mboxrd unquoting */
+static void
+offline_mbox(const struct triage_config *cf, const struct offline_opts *o,
+	     const char *path, const char *buf, size_t len,
+	     struct offline_stats *st)
+{
+	const char *p = buf, *end = buf + len;
+	unsigned n = 0;
+
+	while (p < end) {
+		const char *start, *next = NULL;
+		GString *m = g_string_sized_new(4096);
+		char *name;
+
+		/* skip the "From " separator line */
+		start = memchr(p, '\n', (size_t)(end - p));
+		start = start ? start + 1 : end;
+		for (const char *q = start; q < end;) {
+			const char *eol = memchr(q, '\n', (size_t)(end - q));
+			const char *lend = eol ? eol + 1 : end;
+
+			if (end - q >= 5 && memcmp(q, "From ", 5) == 0) {
+				next = q;
+				break;
+			}
+			/* ">From " -> "From ", ">>From " -> ">From " */
+			if (*q == '>') {
+				const char *r = q;
+
+				while (r < lend && *r == '>')
+					r++;
+				if (lend - r >= 5 && memcmp(r, "From ", 5) == 0)
+					q++;
+			}
+			g_string_append_len(m, q, lend - q);
+			q = lend;
+		}
+		name = g_strdup_printf("%s:%u", path, ++n);
+		offline_one(cf, o, name, m->str, m->len, st);
+		g_free(name);
+		g_string_free(m, TRUE);
+		p = next ? next : end;
+	}
+}
+
+/* offline_file - one file: a message or an mbox */
+static void
+offline_file(const struct triage_config *cf, const struct offline_opts *o,
+	     const char *path, struct offline_stats *st)
+{
+	GError *gerr = NULL;
+	gchar *buf;
+	gsize len;
+
+	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
+		offline_error(o, path, gerr->message, st);
+		g_error_free(gerr);
+		return;
+	}
+	if (len >= 5 && memcmp(buf, "From ", 5) == 0)
+		offline_mbox(cf, o, path, buf, len, st);
+	else
+		offline_one(cf, o, path, buf, len, st);
+	g_free(buf);
+}
+
+/* offline_cmp - sort file names */
+static gint
+offline_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void offline_path(const struct triage_config *cf,
+			 const struct offline_opts *o, const char *path,
+			 int depth, struct offline_stats *st);
+
+/* Directories nested deeper than this are a loop or a mistake. */
+#define OFFLINE_MAX_DEPTH 32
+
+/* offline_dir - every entry of a directory, sorted */
+static void
+offline_dir(const struct triage_config *cf, const struct offline_opts *o,
+	    const char *path, int depth, struct offline_stats *st)
+{
+	GError *gerr = NULL;
+	GDir *dir = g_dir_open(path, 0, &gerr);
+	GPtrArray *names;
+	const char *e;
+
+	if (dir == NULL) {
+		offline_error(o, path, gerr->message, st);
+		g_error_free(gerr);
+		return;
+	}
+	names = g_ptr_array_new_with_free_func(g_free);
+	while ((e = g_dir_read_name(dir)) != NULL)
+		if (e[0] != '.' && strcmp(e, "tmp") != 0)
+			g_ptr_array_add(names, g_build_filename(path, e, NULL));
+	g_dir_close(dir);
+	g_ptr_array_sort(names, offline_cmp);
+	for (guint i = 0; i < names->len; i++)
+		offline_path(cf, o, g_ptr_array_index(names, i), depth + 1, st);
+	g_ptr_array_free(names, TRUE);
+}
+
+/* offline_path - dispatch on what the path is */
+static void
+offline_path(const struct triage_config *cf, const struct offline_opts *o,
+	     const char *path, int depth, struct offline_stats *st)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) != 0) {
+		offline_error(o, path, g_strerror(errno), st);
+		return;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		if (depth >= OFFLINE_MAX_DEPTH)
+			offline_error(o, path, "directories nested too deep",
+				      st);
+		else
+			offline_dir(cf, o, path, depth, st);
+	} else if (S_ISREG(sb.st_mode)) {
+		offline_file(cf, o, path, st);
+	} else {
+		offline_error(o, path, "not a file or directory", st);
+	}
+}
+
+/* offline_run - analyse every message under the given paths */
+void
+offline_run(const struct triage_config *cf, char *const *paths, int n,
+	    const struct offline_opts *o, struct offline_stats *st)
+{
+	for (int i = 0; i < n; i++)
+		offline_path(cf, o, paths[i], 0, st);
+	fflush(o->out);
+}

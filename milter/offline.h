@@ -1,0 +1,34 @@
+/*
+ * offline.h - triage-milter -t: run triage_run over files on disk
+ *
+ * Paths may be message files, maildir folders (cur/ and new/), mbox files
+ * (first line "From "), or plain directories (every regular file below,
+ * sorted, hidden files skipped).  Each message is cut at max_scan_bytes
+ * exactly as the daemon would cut it, then analysed by the same
+ * triage_run().  The envelope is simulated from --env-from/--env-rcpt,
+ * or from Return-Path (else From) and To.
+ */
+#ifndef TRIAGE_OFFLINE_H
+#define TRIAGE_OFFLINE_H
+
+#include <stdio.h>
+
+#include "config.h"
+
+struct offline_opts {
+	int json;
+	int verbose;
+	const char *env_from; /* NULL: from the message */
+	const char *env_rcpt; /* NULL: from the message */
+	FILE *out;
+};
+
+struct offline_stats {
+	unsigned long messages; /* analysed */
+	unsigned long failed;	/* unreadable or analysis error */
+};
+
+void offline_run(const struct triage_config *cf, char *const *paths, int n,
+		 const struct offline_opts *o, struct offline_stats *st);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * triage.h - the pure triage engine (libtriage)
+ *
+ * triage_run() takes a configuration snapshot, the raw bytes of one message
+ * and its envelope, and returns a verdict: the flags, the length metrics and
+ * the X-Triage-* header changes to apply.  It knows nothing of libmilter;
+ * the daemon, the offline mode (-t), the unit tests and the fuzzers all call
+ * this one function.
+ *
+ * Limits: the caller bounds the bytes it hands over (max_scan_bytes); the
+ * engine bounds everything inside (MIME depth, parts, decoded text) through
+ * the limits in struct triage_config.
+ */
+#ifndef TRIAGE_H
+#define TRIAGE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "strvec.h"
+
+/* triage_env - what the MTA told us about the message */
+struct triage_env {
+	const char *queue_id;	 /* {i}, or a file name offline */
+	const char *env_from;	 /* MAIL FROM, without <> ; "" = null */
+	const char *const *rcpt; /* RCPT TO addresses */
+	size_t n_rcpt;
+	const char *client_addr; /* {client_addr}, may be NULL */
+	const char *auth_authen; /* {auth_authen}, may be NULL */
+	/*
+	 * Names of every inbound header in arrival order, when the caller
+	 * saw them one by one (the milter does, even past max_scan_bytes);
+	 * NULL means "read them from the message bytes".
+	 */
+	const char *const *hdr_names;
+	size_t n_hdr_names;
+	int truncated; /* the caller stopped buffering at max_scan_bytes */
+};
+
+/* triage_length - how much the customer wrote */
+struct triage_length {
+	size_t words;	   /* words of new text */
+	size_t paragraphs; /* blank-line separated blocks of new text */
+	size_t quoted;	   /* bytes of quoted earlier messages */
+	size_t signature;  /* bytes of signature */
+};
+
+/* triage_delete - one inbound header to remove: name and 1-based index */
+struct triage_delete {
+	char *name;
+	int index;
+};
+
+/* triage_result - the verdict; free with triage_result_free() */
+struct triage_result {
+	struct strvec flags; /* "long", "truncated", ...; empty = none */
+	char *route;	     /* NULL until routes exist */
+	struct triage_length length;
+	unsigned n_parts;	/* MIME parts seen */
+	unsigned n_text_parts;	/* parts read as text */
+	unsigned n_attachments; /* parts skipped as attachments */
+	unsigned n_rfc822;	/* nested message/rfc822 parts */
+	int charset_fallback;	/* some text had a broken/unknown charset */
+	char *subject;		/* decoded, UTF-8, may be NULL */
+	struct triage_delete *del; /* in the order to apply them */
+	size_t n_del;
+	struct strvec add_names; /* headers to add, in order */
+	struct strvec add_values;
+	char *error; /* non-NULL: the engine failed; apply nothing */
+};
+
+int triage_init(void);
+struct triage_result *triage_run(const struct triage_config *cf,
+				 const char *msg, size_t len,
+				 const struct triage_env *env);
+struct triage_result *triage_result_free(struct triage_result *res);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * xheaders.c - plan header deletions and build the X-Triage-* headers
+ *
+ * Header names are matched case-insensitively, as the MTA does when it
+ * counts indices for smfi_chgheader().
+ */
+#include <string.h>
+
+#include <glib.h>
+
+#include "strvec.h"
+#include "version.h"
+#include "xheaders.h"
+
+/* xheaders_is_triage - whether a header name is one of ours */
+int
+xheaders_is_triage(const char *name)
+{
+	return g_ascii_strncasecmp(name, XHEADERS_PREFIX,
+				   strlen(XHEADERS_PREFIX)) == 0;
+}
+
+/* xheaders_plan_delete - every X-Triage-* header, last arrival first */
+void
+xheaders_plan_delete(const char *const *names, size_t n,
+		     struct triage_delete **del_r, size_t *n_del_r)
+{
+	struct triage_delete *del = NULL;
+	size_t n_del = 0;
+
+	for (size_t i = n; i-- > 0;) {
+		int index = 0;
+
+		if (!xheaders_is_triage(names[i]))
+			continue;
+		/* index = how many same-name headers up to and with this */
+		for (size_t j = 0; j <= i; j++)
+			if (g_ascii_strcasecmp(names[j], names[i]) == 0)
+				index++;
+		del = g_renew(struct triage_delete, del, n_del + 1);
+		del[n_del].name = g_strdup(names[i]);
+		del[n_del].index = index;
+		n_del++;
+	}
+	*del_r = del;
+	*n_del_r = n_del;
+}
+
+/* xheaders_sanitize - printable ASCII, one line, at most max bytes */
+char *
+xheaders_sanitize(const char *in, size_t max)
+{
+	GString *out = g_string_sized_new(64);
+
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		if (out->len >= max)
+			break;
+		if (*p >= 0x20 && *p < 0x7f)
+			g_string_append_c(out, (char)*p);
+		else if (*p == '\t' || *p == '\r' || *p == '\n')
+			g_string_append_c(out, ' ');
+		else if (*p >= 0x80 && (*p & 0xc0) != 0x80)
+			g_string_append_c(out, '?'); /* one per character */
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* xheaders_add - append one header to the result, sanitized */
+static void
+xheaders_add(struct triage_result *res, const char *name, const char *value)
+{
+	strvec_push(&res->add_names, name);
+	strvec_push_take(&res->add_values,
+			 xheaders_sanitize(value, XHEADERS_MAX_VALUE));
+}
+
+/* xheaders_build - the headers for this verdict, in a fixed order */
+void
+xheaders_build(struct triage_result *res)
+{
+	char *flags = res->flags.n ? strvec_join(&res->flags, ", ")
+				   : g_strdup("none");
+	char *length = g_strdup_printf("words=%zu paragraphs=%zu quoted=%zu",
+				       res->length.words,
+				       res->length.paragraphs,
+				       res->length.quoted);
+
+	xheaders_add(res, "X-Triage-Flags", flags);
+	if (res->route != NULL)
+		xheaders_add(res, "X-Triage-Route", res->route);
+	xheaders_add(res, "X-Triage-Length", length);
+	xheaders_add(res, "X-Triage-Version", TRIAGE_VERSION_STRING);
+	g_free(flags);
+	g_free(length);
+}

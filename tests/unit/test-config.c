@@ -1,0 +1,176 @@
+/*
+ * test-config.c - configuration parsing: defaults, values, file:line errors
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "config.h"
+#include "unit.h"
+
+/* write_conf - put text in a temporary file; returns its path */
+static char *
+write_conf(const char *text)
+{
+	char *path = g_strdup("/tmp/test-config-XXXXXX");
+	int fd = g_mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+START_TEST(test_defaults)
+{
+	struct triage_config *cf = config_default();
+
+	ck_assert_ptr_nonnull(cf);
+	ck_assert_str_eq(cf->socket, "inet:8894@127.0.0.1");
+	ck_assert_int_eq(cf->on_error, ON_ERROR_ACCEPT);
+	ck_assert_uint_eq(cf->max_scan_bytes, CONFIG_DEF_MAX_SCAN_BYTES);
+	ck_assert_uint_eq(cf->long_words, CONFIG_DEF_LONG_WORDS);
+	ck_assert_uint_eq(cf->long_paragraphs, CONFIG_DEF_LONG_PARAGRAPHS);
+	ck_assert_int_eq(cf->socket_mode, 0660);
+	config_unref(cf);
+}
+END_TEST
+
+START_TEST(test_values)
+{
+	char *path = write_conf("# comment\n"
+				"socket = \"unix:/run/t/t.sock\"\n"
+				"socket_mode = \"0600\"\n"
+				"on_error = tempfail\n"
+				"max_scan_bytes = 65536\n"
+				"syslog_facility = local3\n"
+				"length {\n  long_words = 300\n"
+				"  long_paragraphs = 7\n}\n");
+	char *err = NULL;
+	struct triage_config *cf = config_load(path, &err);
+
+	ck_assert_msg(cf != NULL, "error: %s", err);
+	ck_assert_str_eq(cf->socket, "unix:/run/t/t.sock");
+	ck_assert_int_eq(cf->socket_mode, 0600);
+	ck_assert_int_eq(cf->on_error, ON_ERROR_TEMPFAIL);
+	ck_assert_uint_eq(cf->max_scan_bytes, 65536);
+	ck_assert_uint_eq(cf->long_words, 300);
+	ck_assert_uint_eq(cf->long_paragraphs, 7);
+	ck_assert_str_eq(cf->path, path);
+	/* references: the last unref frees */
+	ck_assert_ptr_eq(config_ref(cf), cf);
+	ck_assert_int_eq(cf->refcount, 2);
+	ck_assert_ptr_null(config_unref(cf));
+	ck_assert_int_eq(cf->refcount, 1);
+	config_unref(cf);
+	unlink(path);
+	g_free(path);
+}
+END_TEST
+
+/* Each bad file must fail with "path:LINE: ..." naming the right line. */
+static const struct {
+	const char *text;
+	int line;
+	const char *needle;
+} bad[] = {
+	{"socket = \"inet:8894@localhost\"\nbogus_key = 1\n", 2, "bogus_key"},
+	{"\n\non_error = reject\n", 3, "on_error"},
+	{"socket = \"tcp:1234\"\n", 1, "socket"},
+	{"socket = \"inet:99999@127.0.0.1\"\n", 1, "socket"},
+	{"socket = \"unix:relative/path\"\n", 1, "absolute"},
+	{"max_scan_bytes = 10\n", 1, "max_scan_bytes"},
+	{"syslog_facility = kern\n", 1, "syslog_facility"},
+	{"socket_mode = \"0999\"\n", 1, "socket_mode"},
+	{"length {\n long_words = 0\n}\n", 2, "long_words"},
+	{"length {\n long_lines = 3\n}\n", 2, "long_lines"},
+	{"max_scan_bytes = \"lots\"\n", 1, "max_scan_bytes"},
+};
+
+START_TEST(test_errors)
+{
+	char *path = write_conf(bad[_i].text);
+	char *err = NULL, *want;
+	struct triage_config *cf = config_load(path, &err);
+
+	ck_assert_ptr_null(cf);
+	ck_assert_ptr_nonnull(err);
+	want = g_strdup_printf("%s:%d: ", path, bad[_i].line);
+	ck_assert_msg(g_str_has_prefix(err, want), "case %d: got \"%s\"", _i,
+		      err);
+	ck_assert_msg(strstr(err, bad[_i].needle) != NULL,
+		      "case %d: \"%s\" lacks \"%s\"", _i, err, bad[_i].needle);
+	g_free(want);
+	g_free(err);
+	unlink(path);
+	g_free(path);
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	char *err = NULL;
+
+	ck_assert_ptr_null(config_load("/nonexistent/triage.conf", &err));
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/triage.conf"));
+	g_free(err);
+}
+END_TEST
+
+static const struct {
+	const char *spec;
+	int ok;
+} sockets[] = {
+	{"unix:/run/triage.sock", 1},  {"local:/tmp/x.sock", 1},
+	{"inet:8894@127.0.0.1", 1},    {"inet:8894", 1},
+	{"inet6:8894@[::1]", 1},       {"inet:0@127.0.0.1", 0},
+	{"inet:@127.0.0.1", 0},	       {"inet:8894@", 0},
+	{"unix:", 0},		       {"8894", 0},
+	{"inet:12ab@localhost", 0},
+};
+
+START_TEST(test_socket_specs)
+{
+	char *err = NULL;
+	int rc = config_parse_socket(sockets[_i].spec, &err);
+
+	ck_assert_msg((rc == 0) == sockets[_i].ok, "%s: rc %d (%s)",
+		      sockets[_i].spec, rc, err ? err : "");
+	ck_assert(sockets[_i].ok ? err == NULL : err != NULL);
+	g_free(err);
+}
+END_TEST
+
+START_TEST(test_sample_config)
+{
+	char *path = g_build_filename(UNIT_FILE(), "conf",
+				      "triage-milter.conf", NULL);
+	char *err = NULL;
+	struct triage_config *cf = config_load(path, &err);
+
+	ck_assert_msg(cf != NULL, "sample config: %s", err);
+	config_unref(cf);
+	g_free(path);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_values);
+	tcase_add_loop_test(tc, test_errors, 0, G_N_ELEMENTS(bad));
+	tcase_add_test(tc, test_missing_file);
+	tcase_add_loop_test(tc, test_socket_specs, 0, G_N_ELEMENTS(sockets));
+	tcase_add_test(tc, test_sample_config);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(config_suite)
