@@ -45,28 +45,46 @@ main_usage(FILE *fp)
 	fprintf(fp,
 		"usage: triage-milter [-fv] [-c config] [-p socket]\n"
 		"       triage-milter -n [-c config]\n"
-		"       triage-milter -t [-v] [--json] [--env-from addr] "
-		"[--env-rcpt addr] path...\n"
+		"       triage-milter -t [-v] [-c config] [--json] "
+		"[--env-from addr] [--env-rcpt addr] path...\n"
 		"       triage-milter -V\n"
 		"  -c FILE    configuration file (default %s)\n"
-		"  -p SOCKET  listen on SOCKET (unix:/path, inet:port@host, "
-		"inet6:port@host)\n"
+		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
+		"inet:port@host, inet6:port@host)\n"
 		"  -f         stay in the foreground, log to stderr\n"
 		"  -n         check the configuration and exit\n"
 		"  -t         analyse messages offline (files, maildirs, "
 		"mboxes)\n"
+		"  --json     with -t: one JSON object per message\n"
+		"  --env-from ADDR, --env-rcpt ADDR\n"
+		"             with -t: the envelope (default: Return-Path or "
+		"From, and To)\n"
 		"  -v         verbose\n"
 		"  -V         print the version and exit\n",
 		TRIAGE_CONF);
 }
 
-/* main_write_pidfile - record our pid; 0 or -1 */
+/* main_write_pidfile - record our pid (making its directory); 0 or -1 */
 static int
-main_write_pidfile(const char *path)
+main_write_pidfile(const char *path, const char *user)
 {
+	char *dir = g_path_get_dirname(path);
 	char buf[32];
 	int fd, n;
 
+	/* like a systemd RuntimeDirectory: /run is emptied at boot */
+	if (mkdir(dir, 0755) == 0 && *user != '\0') {
+		char *name = g_strdup(user), *colon = strchr(name, ':');
+		struct passwd *pw;
+
+		if (colon != NULL)
+			*colon = '\0';
+		pw = getpwnam(name);
+		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) != 0)
+			log_warn("cannot chown %s: %s", dir, strerror(errno));
+		g_free(name);
+	}
+	g_free(dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		log_err("cannot write pid file %s: %s", path, strerror(errno));
@@ -180,7 +198,7 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		return 1;
 	if (!foreground && main_detach() != 0)
 		return 1;
-	if (*cf->pidfile != '\0' && main_write_pidfile(cf->pidfile) != 0)
+	if (*cf->pidfile != '\0' && main_write_pidfile(cf->pidfile, cf->user) != 0)
 		return 1;
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
@@ -291,6 +309,8 @@ main(int argc, char **argv)
 		return st.failed == 0 ? 0 : 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* reserved for reload; until then it must not kill the daemon */
+	signal(SIGUSR1, SIG_IGN);
 	rc = main_daemon(cf, socket ? socket : cf->socket, foreground);
 	config_unref(cf);
 	return rc;

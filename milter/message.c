@@ -177,6 +177,25 @@ message_iconv(const char *in, size_t len, const char *charset, int *bad_r)
 	return out;
 }
 
+/* message_utf8_valid - g_utf8_validate, but NUL bytes are allowed */
+static int
+message_utf8_valid(const char *in, size_t len)
+{
+	const char *p = in;
+	const char *end = in + len;
+
+	/* g_utf8_validate() rejects NUL; message_clean() removes them. */
+	while (p < end) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		const char *stop = nul ? nul : end;
+
+		if (!g_utf8_validate(p, stop - p, NULL))
+			return 0;
+		p = nul ? nul + 1 : end;
+	}
+	return 1;
+}
+
 /* message_charset_is - whether charset names the canonical name */
 static int
 message_charset_is(const char *charset, const char *name)
@@ -217,7 +236,7 @@ static GString *
 message_to_utf8(const char *in, size_t len, const char *charset,
 		int *fallback_r)
 {
-	int valid = g_utf8_validate(in, (gssize)len, NULL);
+	int valid = message_utf8_valid(in, len);
 	int bad = 0;
 	GString *out;
 
@@ -592,26 +611,83 @@ message_header_text(const char *value)
 	return g_strstrip(s);
 }
 
-/* message_collect_headers - top-level header names and decoded facts */
+/*
+ * message_header_len - length of the header name at p (line of len
+ * bytes), or 0 when the line is not "name [WSP] : value"
+ *
+ * The same test Postfix's is_header() makes: the first line that is
+ * neither a header nor a continuation starts the body.
+ */
+static size_t
+message_header_len(const char *p, size_t len)
+{
+	size_t n = 0, k;
+
+	while (n < len && (unsigned char)p[n] > 32 &&
+	       (unsigned char)p[n] < 127 && p[n] != ':')
+		n++;
+	if (n == 0)
+		return 0;
+	for (k = n; k < len && (p[k] == ' ' || p[k] == '\t'); k++)
+		;
+	return k < len && p[k] == ':' ? n : 0;
+}
+
+/*
+ * message_scan_header_names - every top-level header name, raw, in order
+ *
+ * Read from the bytes rather than from GMime, which moves Content-*
+ * headers to the body part and so loses their position among the rest;
+ * the position is what a milter deletes headers by.
+ */
+static void
+message_scan_header_names(struct message *msg, const char *buf, size_t len)
+{
+	struct strvec_like {
+		char **v;
+		size_t n, cap;
+	} names = {NULL, 0, 0};
+	const char *p = buf;
+	const char *end = buf + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t ll = (size_t)((nl ? nl : end) - p);
+		size_t hl;
+
+		if (ll > 0 && p[ll - 1] == '\r')
+			ll--;
+		if (ll == 0)
+			break; /* the blank line before the body */
+		if (p[0] == ' ' || p[0] == '\t') {
+			/* a folded continuation of the header before */
+		} else if ((hl = message_header_len(p, ll)) > 0) {
+			if (names.n + 1 >= names.cap) {
+				names.cap = names.cap ? names.cap * 2 : 16;
+				names.v = g_renew(char *, names.v, names.cap);
+			}
+			names.v[names.n++] = g_strndup(p, hl);
+		} else if (!(p == buf && ll >= 5 &&
+			     memcmp(p, "From ", 5) == 0)) {
+			/* not a header: the body starts (an mbox "From "
+			 * line in front of the headers is skipped) */
+			break;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	g_free(msg->header_names);
+	if (names.v == NULL)
+		names.v = g_new0(char *, 1);
+	names.v[names.n] = NULL;
+	msg->header_names = names.v;
+	msg->n_header_names = names.n;
+}
+
+/* message_collect_headers - decoded subject, From and Message-ID */
 static void
 message_collect_headers(struct message *msg, GMimeMessage *m)
 {
-	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(m));
-	int n = hl ? g_mime_header_list_get_count(hl) : 0;
 	const char *from;
-
-	g_free(msg->header_names);
-	msg->header_names = g_new0(char *, (size_t)n + 1);
-	for (int i = 0; i < n; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(hl, i);
-		const char *name = h ? g_mime_header_get_raw_name(h) : NULL;
-
-		if (name == NULL && h != NULL)
-			name = g_mime_header_get_name(h);
-		if (name != NULL)
-			msg->header_names[msg->n_header_names++] =
-				g_strdup(name);
-	}
 
 	msg->subject = message_header_text(g_mime_message_get_subject(m));
 	/* GMime 3 header values are already RFC 2047 decoded. */
@@ -666,6 +742,7 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 	ctx.msg = msg;
 	if (len == 0)
 		return msg;
+	message_scan_header_names(msg, buf, len);
 
 	ctx.opts = g_mime_parser_options_new();
 	/* 8-bit headers: UTF-8 if valid, else what Windows clients send */

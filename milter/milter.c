@@ -36,18 +36,15 @@
 /* libmilter takes char * for strings it never changes. */
 #define MILTER_STR(s) ((char *)(uintptr_t)(s))
 
-/* A sender may repeat a header; past this many X-Triage-* copies we stop
- * remembering and the message is tempfailed/accepted per on_error. */
-#define MILTER_MAX_XTRIAGE 1000
-
 struct milter_msg {
 	GString *buf;	     /* header + body, up to max_scan_bytes */
 	int truncated;	     /* stopped buffering */
 	int in_body;	     /* eoh seen */
 	char *env_from;
 	struct strvec rcpt;
-	struct strvec xnames; /* inbound X-Triage-* names, in order */
-	int too_many_x;
+	/* Inbound X-Triage-* names, in order, however many: the MTA's
+	 * message size limit bounds them, and every copy must go. */
+	struct strvec xnames;
 };
 
 struct milter_conn {
@@ -283,12 +280,8 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 	struct milter_conn *c = milter_conn_get(ctx);
 	struct milter_msg *m = milter_msg_get(c);
 
-	if (xheaders_is_triage(name)) {
-		if (m->xnames.n < MILTER_MAX_XTRIAGE)
-			strvec_push(&m->xnames, name);
-		else
-			m->too_many_x = 1;
-	}
+	if (xheaders_is_triage(name))
+		strvec_push(&m->xnames, name);
 	milter_append(c, m, name, strlen(name));
 	milter_append(c, m, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
 	milter_append(c, m, value, strlen(value));
@@ -365,11 +358,6 @@ mlfi_eom(SMFICTX *ctx)
 	gint64 start = g_get_monotonic_time();
 	char *flags;
 
-	if (m->too_many_x) {
-		rc = milter_fail(c, qid, "more than 1000 X-Triage-* headers");
-		c->msg = milter_msg_free(c->msg);
-		return rc;
-	}
 	env.queue_id = qid;
 	env.env_from = m->env_from ? m->env_from : "";
 	env.rcpt = (const char *const *)m->rcpt.v;

@@ -208,11 +208,12 @@ offline_mbox(const struct triage_config *cf, const struct offline_opts *o,
 			}
 			/* ">From " -> "From ", ">>From " -> ">From " */
 			if (*q == '>') {
-				const char *r = q;
+				size_t k = 1;
 
-				while (r < lend && *r == '>')
-					r++;
-				if (lend - r >= 5 && memcmp(r, "From ", 5) == 0)
+				while (q + k < lend && q[k] == '>')
+					k++;
+				if ((size_t)(lend - q) >= k + 5 &&
+				    memcmp(q + k, "From ", 5) == 0)
 					q++;
 			}
 			g_string_append_len(m, q, lend - q);

@@ -28,9 +28,9 @@ struct triage_env {
 	const char *client_addr; /* {client_addr}, may be NULL */
 	const char *auth_authen; /* {auth_authen}, may be NULL */
 	/*
-	 * Names of every inbound header in arrival order, when the caller
-	 * saw them one by one (the milter does, even past max_scan_bytes);
-	 * NULL means "read them from the message bytes".
+	 * Names of inbound headers in arrival order - at least every
+	 * X-Triage-* one - when the caller saw them one by one (the milter
+	 * does, even past max_scan_bytes); NULL: read them from the bytes.
 	 */
 	const char *const *hdr_names;
 	size_t n_hdr_names;

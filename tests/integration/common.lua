@@ -8,6 +8,12 @@
 failures = 0
 checks = 0
 
+-- die - miltertest exits 1 without printing a Lua error: say why first
+function die(msg)
+	print("FAIL: " .. msg)
+	error(msg)
+end
+
 -- check - one named check
 function check(ok, desc, detail)
 	checks = checks + 1
@@ -26,7 +32,7 @@ end
 -- must - a protocol step that has to work, or the script cannot go on
 function must(err, what)
 	if err ~= nil then
-		error(what .. " failed: " .. tostring(err))
+		die(what .. " failed: " .. tostring(err))
 	end
 end
 
@@ -47,7 +53,7 @@ function open(qid)
 	mt.set_timeout(60)
 	local conn = mt.connect(sock, 100, 0.1)
 	if conn == nil then
-		error("mt.connect(" .. tostring(sock) .. ") failed")
+		die("mt.connect(" .. tostring(sock) .. ") failed")
 	end
 	must(mt.macro(conn, SMFIC_CONNECT, "j", "mx.example.com",
 	    "{client_addr}", "192.0.2.10"), "macro connect")
@@ -73,7 +79,7 @@ end
 function read_message(path)
 	local f = io.open(path, "rb")
 	if f == nil then
-		error("cannot open " .. path)
+		die("cannot open " .. tostring(path))
 	end
 	local data = f:read("*a")
 	f:close()
@@ -175,6 +181,6 @@ end
 function finish()
 	print(string.format("%d checks, %d failed", checks, failures))
 	if failures > 0 then
-		error(failures .. " checks failed")
+		die(failures .. " checks failed")
 	end
 end

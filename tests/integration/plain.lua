@@ -20,7 +20,6 @@ end
 check(not mt.eom_check(conn, MT_HDRDELETE), "plain: no header deleted")
 check(not mt.eom_check(conn, MT_HDRCHANGE), "plain: no header changed")
 check(not mt.eom_check(conn, MT_BODYCHANGE), "plain: body unchanged")
-check(not mt.eom_check(conn, MT_SMTPREPLY), "plain: no SMTP reply set")
 check(not mt.eom_check(conn, MT_QUARANTINE), "plain: not quarantined")
 mt.disconnect(conn)
 finish()

@@ -35,7 +35,6 @@ local flags = check_triage_headers(conn, "big", "^[a-z, -]+$")
 check(has_flag(flags, "truncated"), "big: X-Triage-Flags has truncated",
     flags)
 check(not mt.eom_check(conn, MT_BODYCHANGE), "big: body unchanged")
-check(not mt.eom_check(conn, MT_SMTPREPLY), "big: no SMTP reply set")
 
 envelope(conn, "SMALL0001")
 send_file(conn, plain)
