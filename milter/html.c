@@ -32,33 +32,33 @@ struct html_out {
 	GString *buf;
 	size_t max_out;
 	int truncated;
-	int pending_nl;	   /* newlines owed before the next text */
-	int nl_depth;	   /* quote depth of the owed blank lines */
+	int pending_nl;    /* newlines owed before the next text */
+	int nl_depth;      /* quote depth of the owed blank lines */
 	int pending_space; /* a collapsed space owed before the next text */
 	int quote_depth;   /* blockquote nesting */
-	int pre_depth;	   /* inside <pre>: keep white space */
+	int pre_depth;     /* inside <pre>: keep white space */
 };
 
 /* Elements whose content is never shown. */
 static const char *const html_dropped[] = {
-	"script", "style", "head",   "title",	 "template", "object",
-	"embed",  "applet", "iframe", "frame",	 "svg",	     "math",
-	"select", "noframes", "xml",	 NULL,
+    "script", "style",    "head",   "title", "template", "object",
+    "embed",  "applet",   "iframe", "frame", "svg",      "math",
+    "select", "noframes", "xml",    NULL,
 };
 
 /* Elements that start and end a paragraph (blank line around them). */
 static const char *const html_paragraphs[] = {
-	"p",	"h1",	 "h2",	   "h3",    "h4",     "h5",	 "h6",
-	"pre",	"table", "ul",	   "ol",    "dl",     "blockquote",
-	"hr",	"form",	 "fieldset", "address", "figure", NULL,
+    "p",    "h1",       "h2",      "h3",     "h4", "h5",         "h6",
+    "pre",  "table",    "ul",      "ol",     "dl", "blockquote", "hr",
+    "form", "fieldset", "address", "figure", NULL,
 };
 
 /* Elements that end a line. */
 static const char *const html_lines[] = {
-	"div",	  "li",	    "tr",      "dt",	    "dd",      "section",
-	"article", "header", "footer", "nav",	    "aside",   "main",
-	"center", "caption", "tbody",  "thead",	    "tfoot",   "legend",
-	"option", "details", "summary", "figcaption", "body",  NULL,
+    "div",     "li",      "tr",      "dt",         "dd",    "section",
+    "article", "header",  "footer",  "nav",        "aside", "main",
+    "center",  "caption", "tbody",   "thead",      "tfoot", "legend",
+    "option",  "details", "summary", "figcaption", "body",  NULL,
 };
 
 /* html_in - whether name is one of names */
@@ -102,8 +102,7 @@ html_is_hidden(xmlNodePtr node)
 
 		/* "display : none" and "display:none" alike */
 		for (char *r = low; *r; r++)
-			if (*r != ' ' && *r != '\t' && *r != '\n' &&
-			    *r != '\r')
+			if (*r != ' ' && *r != '\t' && *r != '\n' && *r != '\r')
 				*w++ = *r;
 		*w = '\0';
 		hidden = strstr(low, "display:none") != NULL ||
@@ -179,9 +178,8 @@ html_flush(struct html_out *out)
 			html_put(out, "\n", 1);
 		for (int i = 1; i < out->pending_nl; i++) {
 			/* A blank line between quoted lines stays quoted. */
-			for (int d = 0; d < out->nl_depth &&
-					d < HTML_MAX_QUOTE_DEPTH;
-			     d++)
+			for (int d = 0;
+			     d < out->nl_depth && d < HTML_MAX_QUOTE_DEPTH; d++)
 				html_put(out, ">", 1);
 			html_put(out, "\n", 1);
 		}
@@ -343,16 +341,15 @@ html_charset(const char *charset)
 
 /* html_to_text - the visible text of an HTML document, UTF-8 */
 char *
-html_to_text(const char *html, size_t len, const char *charset,
-	     size_t max_out, int *truncated_r)
+html_to_text(const char *html, size_t len, const char *charset, size_t max_out,
+	     int *truncated_r)
 {
 	struct html_out out;
 	htmlDocPtr doc;
 	char *copy = NULL;
 	const char *enc;
 	int opts = HTML_PARSE_RECOVER | HTML_PARSE_NOERROR |
-		   HTML_PARSE_NOWARNING | HTML_PARSE_NONET |
-		   HTML_PARSE_NOIMPLIED;
+		   HTML_PARSE_NOWARNING | HTML_PARSE_NONET;
 
 	memset(&out, 0, sizeof(out));
 	out.buf = g_string_new(NULL);
@@ -397,9 +394,8 @@ html_to_text(const char *html, size_t len, const char *charset,
 
 done:
 	/* Trailing white space is layout, not text. */
-	while (out.buf->len > 0 &&
-	       (out.buf->str[out.buf->len - 1] == ' ' ||
-		out.buf->str[out.buf->len - 1] == '\n'))
+	while (out.buf->len > 0 && (out.buf->str[out.buf->len - 1] == ' ' ||
+				    out.buf->str[out.buf->len - 1] == '\n'))
 		g_string_truncate(out.buf, out.buf->len - 1);
 	if (out.buf->len > 0 && out.buf->len < max_out)
 		g_string_append_c(out.buf, '\n');
@@ -407,15 +403,15 @@ done:
 	/* libxml2 emits UTF-8, but a guessed charset can still surprise. */
 	if (!g_utf8_validate(out.buf->str, (gssize)out.buf->len, NULL)) {
 		char *valid =
-			g_utf8_make_valid(out.buf->str, (gssize)out.buf->len);
+		    g_utf8_make_valid(out.buf->str, (gssize)out.buf->len);
 
 		g_string_assign(out.buf, valid);
 		g_free(valid);
 		if (out.buf->len > max_out) {
 			size_t cut = max_out;
 
-			while (cut > 0 &&
-			       ((unsigned char)out.buf->str[cut] & 0xC0) == 0x80)
+			while (cut > 0 && ((unsigned char)out.buf->str[cut] &
+					   0xC0) == 0x80)
 				cut--;
 			g_string_truncate(out.buf, cut);
 			out.truncated = 1;

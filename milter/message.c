@@ -17,6 +17,7 @@
  * for HTML, whose markup is not text).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <glib.h>
@@ -139,7 +140,8 @@ message_iconv(const char *in, size_t len, const char *charset, int *bad_r)
 	static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
 	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
 	GString *out;
-	char *inp = (char *)in;
+	/* iconv(3) takes char ** but never writes through it */
+	char *inp = (char *)(uintptr_t)in;
 	size_t inleft = len;
 	char buf[4096];
 
@@ -236,9 +238,13 @@ static GString *
 message_to_utf8(const char *in, size_t len, const char *charset,
 		int *fallback_r)
 {
-	int valid = message_utf8_valid(in, len);
+	int valid;
 	int bad = 0;
 	GString *out;
+
+	if (len == 0) /* an empty part may have no buffer at all */
+		return g_string_new(NULL);
+	valid = message_utf8_valid(in, len);
 
 	if (charset == NULL || *charset == '\0' ||
 	    message_charset_is(charset, "us-ascii")) {
@@ -394,7 +400,7 @@ message_text_part(struct message_ctx *ctx, GMimePart *part, int is_html,
 {
 	GMimeObject *obj = GMIME_OBJECT(part);
 	const char *charset =
-		g_mime_object_get_content_type_parameter(obj, "charset");
+	    g_mime_object_get_content_type_parameter(obj, "charset");
 	size_t room = message_room(ctx);
 	size_t max_raw;
 	GByteArray *raw;
@@ -422,8 +428,8 @@ message_text_part(struct message_ctx *ctx, GMimePart *part, int is_html,
 
 	if (is_html) {
 		int trunc = 0;
-		char *plain = html_to_text(text->str, text->len, "UTF-8", room,
-					   &trunc);
+		char *plain =
+		    html_to_text(text->str, text->len, "UTF-8", room, &trunc);
 
 		if (trunc)
 			ctx->msg->limited = 1;
@@ -441,8 +447,10 @@ message_leaf(struct message_ctx *ctx, GMimePart *part, GString *sink)
 {
 	GMimeObject *obj = GMIME_OBJECT(part);
 	GMimeContentType *ct = g_mime_object_get_content_type(obj);
-	int plain = ct == NULL || g_mime_content_type_is_type(ct, "text", "plain");
-	int html = ct != NULL && g_mime_content_type_is_type(ct, "text", "html");
+	int plain =
+	    ct == NULL || g_mime_content_type_is_type(ct, "text", "plain");
+	int html =
+	    ct != NULL && g_mime_content_type_is_type(ct, "text", "html");
 
 	if (message_is_attachment(obj) || (!plain && !html)) {
 		if (ct == NULL || !message_is_signature(ct))
@@ -486,8 +494,8 @@ message_is_richer(GMimeObject *obj)
  * around it) is read.  Renditions not read are counted as seen.
  */
 static void
-message_alternative(struct message_ctx *ctx, GMimeMultipart *mp,
-		    unsigned depth, GString *sink)
+message_alternative(struct message_ctx *ctx, GMimeMultipart *mp, unsigned depth,
+		    GString *sink)
 {
 	int n = g_mime_multipart_get_count(mp);
 	GMimeObject *plain = NULL;
@@ -535,8 +543,8 @@ message_alternative(struct message_ctx *ctx, GMimeMultipart *mp,
 
 /* message_rfc822 - a message inside the message: its text, quoted */
 static void
-message_rfc822(struct message_ctx *ctx, GMimeMessagePart *mpart,
-	       unsigned depth, GString *sink)
+message_rfc822(struct message_ctx *ctx, GMimeMessagePart *mpart, unsigned depth,
+	       GString *sink)
 {
 	GMimeMessage *inner = g_mime_message_part_get_message(mpart);
 	GMimeObject *body;
@@ -552,6 +560,28 @@ message_rfc822(struct message_ctx *ctx, GMimeMessagePart *mpart,
 	message_walk(ctx, body, depth + 1, tmp);
 	message_quote_into(ctx, sink, tmp);
 	g_string_free(tmp, TRUE);
+}
+
+/*
+ * message_prologue - the text of a multipart without parts
+ *
+ * A missing or wrong boundary leaves the whole body in the prologue; it
+ * is still what the customer wrote, so it is read as plain text.
+ */
+static void
+message_prologue(struct message_ctx *ctx, GMimeMultipart *mp, GString *sink)
+{
+	const char *pro = g_mime_multipart_get_prologue(mp);
+	GString *text;
+
+	if (pro == NULL || message_is_blank(pro, strlen(pro)))
+		return;
+	ctx->msg->n_text_parts++;
+	text = message_to_utf8(pro, strlen(pro), NULL,
+			       &ctx->msg->charset_fallback);
+	message_clean(text);
+	message_append(ctx, sink, text->str, text->len);
+	g_string_free(text, TRUE);
 }
 
 /* message_walk - visit one MIME object; recursion bounded by max_depth */
@@ -575,8 +605,12 @@ message_walk(struct message_ctx *ctx, GMimeObject *obj, unsigned depth,
 		GMimeMultipart *mp = GMIME_MULTIPART(obj);
 		GMimeContentType *ct = g_mime_object_get_content_type(obj);
 
-		if (ct != NULL &&
-		    g_mime_content_type_is_type(ct, "multipart", "alternative")) {
+		if (g_mime_multipart_get_count(mp) == 0) {
+			message_prologue(ctx, mp, sink);
+			return;
+		}
+		if (ct != NULL && g_mime_content_type_is_type(ct, "multipart",
+							      "alternative")) {
 			message_alternative(ctx, mp, depth, sink);
 			return;
 		}
@@ -695,7 +729,7 @@ message_collect_headers(struct message *msg, GMimeMessage *m)
 	msg->from = message_header_text(from);
 	if (g_mime_message_get_message_id(m) != NULL)
 		msg->message_id =
-			message_header_text(g_mime_message_get_message_id(m));
+		    message_header_text(g_mime_message_get_message_id(m));
 }
 
 /* message_new - an empty message with valid, empty fields */
@@ -748,8 +782,8 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 	/* 8-bit headers: UTF-8 if valid, else what Windows clients send */
 	g_mime_parser_options_set_fallback_charsets(ctx.opts,
 						    fallback_charsets);
-	g_mime_parser_options_set_rfc2047_compliance_mode(ctx.opts,
-							  GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_rfc2047_compliance_mode(
+	    ctx.opts, GMIME_RFC_COMPLIANCE_LOOSE);
 
 	stream = g_mime_stream_mem_new_with_buffer(buf, len);
 	parser = g_mime_parser_new_with_stream(stream);
@@ -764,8 +798,8 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 		 * are still what the customer sent: read them as one text/plain
 		 * part in an unknown charset.
 		 */
-		GString *text = message_to_utf8(buf, len, NULL,
-						&msg->charset_fallback);
+		GString *text =
+		    message_to_utf8(buf, len, NULL, &msg->charset_fallback);
 
 		message_clean(text);
 		msg->n_parts = 1;
@@ -782,9 +816,9 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 
 	/* Quote prefixes may have pushed the text past the budget. */
 	if (msg->text->len > ctx.lim.max_text_bytes) {
-		g_string_truncate(msg->text,
-				  message_utf8_cut(msg->text->str, msg->text->len,
-						   ctx.lim.max_text_bytes));
+		g_string_truncate(
+		    msg->text, message_utf8_cut(msg->text->str, msg->text->len,
+						ctx.lim.max_text_bytes));
 		msg->limited = 1;
 	}
 	return msg;

@@ -30,25 +30,26 @@ struct message_limits {
 };
 
 struct message {
-	char *subject;	  /* decoded to UTF-8, or NULL */
-	char *from;	  /* From: header as decoded UTF-8, or NULL */
+	char *subject;    /* decoded to UTF-8, or NULL */
+	char *from;       /* From: header as decoded UTF-8, or NULL */
 	char *message_id; /* without <>, or NULL */
-	GString *text;	  /* readable text, UTF-8, LF line ends, parts
+	GString *text;    /* readable text, UTF-8, LF line ends, parts
 			     separated by a blank line */
 	unsigned n_parts;
 	unsigned n_text_parts;
 	unsigned n_attachments;
 	unsigned n_rfc822;
 	int charset_fallback;
-	int limited;	     /* a limit was reached; text is incomplete */
-	void *mime;	     /* the GMimeMessage, for later modules */
-	char **header_names; /* every top-level header name, in order */
+	int limited;         /* a limit was reached; text is incomplete */
+	void *mime;          /* the GMimeMessage, for later modules */
+	char **header_names; /* every top-level header name, raw, in
+				arrival order, NULL-terminated; read from
+				the bytes (as Postfix's is_header() does) */
 	size_t n_header_names;
 };
 
 struct message *message_parse(const char *buf, size_t len,
-			      const struct message_limits *lim,
-			      char **error_r);
+			      const struct message_limits *lim, char **error_r);
 struct message *message_free(struct message *msg);
 
 #endif

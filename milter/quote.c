@@ -52,25 +52,24 @@ struct quote_line {
  * its (joined) text ends with one of the verbs followed by ":".
  */
 static const char *const quote_intros[] = {
-	"On ",	   /* English */
-	"Am ",	   /* German */
-	"Le ",	   /* French */
-	"El ",	   /* Spanish */
-	"Il ",	   /* Italian */
-	"Op ",	   /* Dutch */
-	"Em ",	   /* Portuguese */
-	"No dia ", /* Portuguese (Brazil) */
-	"Den ",	   /* Swedish, Danish, Norwegian */
-	"W dniu ", /* Polish */
-	"Dne ",	   /* Czech */
-	NULL,
+    "On ",     /* English */
+    "Am ",     /* German */
+    "Le ",     /* French */
+    "El ",     /* Spanish */
+    "Il ",     /* Italian */
+    "Op ",     /* Dutch */
+    "Em ",     /* Portuguese */
+    "No dia ", /* Portuguese (Brazil) */
+    "Den ",    /* Swedish, Danish, Norwegian */
+    "W dniu ", /* Polish */
+    "Dne ",    /* Czech */
+    NULL,
 };
 
 static const char *const quote_verbs[] = {
-	"wrote",     "schrieb",	 "a écrit",  "escribió", "ha scritto",
-	"schreef",   "escreveu", "skrev",    "napisał",	 "napsal",
-	"kirjoitti", "írta",	 "yazdı",    "написал",	 "написала",
-	"a scris",   NULL,
+    "wrote",    "schrieb", "a écrit",  "escribió", "ha scritto", "schreef",
+    "escreveu", "skrev",   "napisał",  "napsal",   "kirjoitti",  "írta",
+    "yazdı",    "написал", "написала", "a scris",  NULL,
 };
 
 /*
@@ -78,77 +77,65 @@ static const char *const quote_verbs[] = {
  * schrieb John <j@x>:", "Op ... schreef John:", "Den ... skrev John:".
  */
 static const char *const quote_verbs_before_name[] = {
-	" schrieb ", " schreef ", " skrev ", " napisał ", NULL,
+    " schrieb ", " schreef ", " skrev ", " napisał ", NULL,
 };
 
 /* Separator lines that open an Outlook or Thunderbird original message. */
 static const char *const quote_original_markers[] = {
-	"original message",
-	"ursprüngliche nachricht",
-	"originalnachricht",
-	"message d'origine",
-	"message original",
-	"mensaje original",
-	"messaggio originale",
-	"oorspronkelijk bericht",
-	"origineel bericht",
-	"mensagem original",
-	"ursprungligt meddelande",
-	"oprindelig meddelelse",
-	"opprinnelig melding",
-	"wiadomość oryginalna",
-	NULL,
+    "original message",    "ursprüngliche nachricht", "originalnachricht",
+    "message d'origine",   "message original",        "mensaje original",
+    "messaggio originale", "oorspronkelijk bericht",  "origineel bericht",
+    "mensagem original",   "ursprungligt meddelande", "oprindelig meddelelse",
+    "opprinnelig melding", "wiadomość oryginalna",    NULL,
 };
 
 /* Markers of a forwarded message, matched anywhere on a short line. */
 static const char *const quote_forward_markers[] = {
-	"forwarded message",
-	"begin forwarded message",
-	"weitergeleitete nachricht",
-	"message transféré",
-	"début du message réexpédié",
-	"message réexpédié",
-	"mensaje reenviado",
-	"inicio del mensaje reenviado",
-	"messaggio inoltrato",
-	"inizio messaggio inoltrato",
-	"doorgestuurd bericht",
-	"begin doorgestuurd bericht",
-	"mensagem encaminhada",
-	"início da mensagem reencaminhada",
-	"vidarebefordrat meddelande",
-	"videresendt meddelelse",
-	NULL,
+    "forwarded message",
+    "begin forwarded message",
+    "weitergeleitete nachricht",
+    "message transféré",
+    "début du message réexpédié",
+    "message réexpédié",
+    "mensaje reenviado",
+    "inicio del mensaje reenviado",
+    "messaggio inoltrato",
+    "inizio messaggio inoltrato",
+    "doorgestuurd bericht",
+    "begin doorgestuurd bericht",
+    "mensagem encaminhada",
+    "início da mensagem reencaminhada",
+    "vidarebefordrat meddelande",
+    "videresendt meddelelse",
+    NULL,
 };
 
 /* Header names of an unprefixed original-message block, lower case. */
 static const char *const quote_from_names[] = {
-	"from", "von", "de", "da", "van", "od", "från", "fra", "lähettäjä", NULL,
+    "from", "von", "de", "da", "van", "od", "från", "fra", "lähettäjä", NULL,
 };
 
 static const char *const quote_other_names[] = {
-	"sent",	    "date",	  "to",	       "subject",  "cc",
-	"gesendet", "datum",	  "an",	       "betreff",  "envoyé",
-	"à",	    "objet",	  "enviado",   "fecha",	   "para",
-	"asunto",   "inviato",	  "data",      "a",	   "oggetto",
-	"verzonden", "aan",	  "onderwerp", "assunto",  "skickat",
-	"till",	    "ämne",	  "sendt",     "til",	   "emne",
-	"wysłano",  "do",	  "temat",     NULL,
+    "sent", "date",      "to",      "subject", "cc",    "gesendet", "datum",
+    "an",   "betreff",   "envoyé",  "à",       "objet", "enviado",  "fecha",
+    "para", "asunto",    "inviato", "data",    "a",     "oggetto",  "verzonden",
+    "aan",  "onderwerp", "assunto", "skickat", "till",  "ämne",     "sendt",
+    "til",  "emne",      "wysłano", "do",      "temat", NULL,
 };
 
 /* Mobile clients' one-line signatures, matched as a line prefix. */
 static const char *const quote_mobile_sigs[] = {
-	"Sent from my ",
-	"Sent from Mail for ",
-	"Get Outlook for ",
-	"Envoyé de mon ",
-	"Von meinem ",
-	"Gesendet von meinem ",
-	"Enviado desde mi ",
-	"Enviado do meu ",
-	"Inviato da ",
-	"Verzonden met ",
-	NULL,
+    "Sent from my ",
+    "Sent from Mail for ",
+    "Get Outlook for ",
+    "Envoyé de mon ",
+    "Von meinem ",
+    "Gesendet von meinem ",
+    "Enviado desde mi ",
+    "Enviado do meu ",
+    "Inviato da ",
+    "Verzonden met ",
+    NULL,
 };
 
 /* quote_skip_space - first non-blank position in [s, end) */
@@ -164,8 +151,8 @@ quote_skip_space(const char *s, const char *end)
 static size_t
 quote_rtrim(const char *s, size_t len)
 {
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
-			   s[len - 1] == '\r'))
+	while (len > 0 &&
+	       (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
 		len--;
 	return len;
 }
@@ -302,7 +289,8 @@ quote_attribution(const struct quote_line *lines, size_t n, size_t i)
 	}
 
 	/* "<name> wrote:" alone counts only when quoted text follows. */
-	if (ln->len <= QUOTE_ATTRIB_MAX && quote_ends_with_verb(ln->s, ln->len)) {
+	if (ln->len <= QUOTE_ATTRIB_MAX &&
+	    quote_ends_with_verb(ln->s, ln->len)) {
 		size_t j = quote_next_nonblank(lines, n, i + 1);
 
 		if (j < n && quote_is_quoted(&lines[j]))
@@ -474,8 +462,9 @@ quote_rest_start(const struct quote_line *lines, size_t n, size_t i,
 	if ((used = quote_attribution(lines, n, i)) > 0) {
 		size_t j = quote_next_nonblank(lines, n, i + used);
 
+		/* The blank lines between it and the ">" block are quote. */
 		*prefix_r = j < n && quote_is_quoted(&lines[j]);
-		return used;
+		return *prefix_r ? j - i : used;
 	}
 	if (quote_marker_line(&lines[i]))
 		return 1;

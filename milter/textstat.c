@@ -53,7 +53,7 @@ textstat_next(const char *p, const char *end, const char **next_r)
 		*next_r = p + 1;
 		return 0xFFFD;
 	}
-	*next_r = g_utf8_next_char(p);
+	*next_r = p + g_utf8_skip[*(const guchar *)p];
 	if (*next_r > end)
 		*next_r = end;
 	return c;

@@ -235,7 +235,7 @@ t_stop_pid()
 		t_log "PID $pid ignored SIGTERM for $((limit / 10)) s: SIGKILL"
 		kill -KILL "$pid" 2>/dev/null
 	fi
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 
@@ -281,6 +281,7 @@ t_milter_config()
 # socket.  Optional config lines as arguments.  $T_MILTER_WRAPPER (e.g.
 # "valgrind ...") is put in front of the binary.  Sets MILTER_PID,
 # MILTER_SOCK ("unix:/path"), MILTER_CONF, MILTER_LOG.
+# shellcheck disable=SC2120 # the config lines are optional
 t_milter_start()
 {
 	local path=$T/milter.sock limit=$T_WAIT_SOCKET
@@ -586,15 +587,9 @@ t_header_values()
 		}' "$1"
 }
 
-# t_fixture - path of a fixture message: tests/data/NAME when the golden
-# set has it, else the copy kept beside the integration tests
+# t_fixture - path of a fixture message under tests/data
 t_fixture()
 {
-	if [ -f "$T_DATA/$1" ]; then
-		printf '%s\n' "$T_DATA/$1"
-	elif [ -f "$top_srcdir/tests/integration/$1" ]; then
-		printf '%s\n' "$top_srcdir/tests/integration/$1"
-	else
-		t_hard_error "fixture $1 not found in tests/data or tests/integration"
-	fi
+	[ -f "$T_DATA/$1" ] || t_hard_error "fixture tests/data/$1 not found"
+	printf '%s\n' "$T_DATA/$1"
 }

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 t_need_milter
 t_need_root "a private Postfix instance"
-[ -n "$POSTFIX" ] && [ -x "$POSTFIX" ] || t_missing "postfix not found"
+[ -x "${POSTFIX:-/nonexistent}" ] || t_missing "postfix not found"
 t_need_cmd smtp-sink swaks ss
 t_enter_netns "$0" "$@"
 t_tmpdir
@@ -48,6 +48,12 @@ check_triaged()
 	t_match "$tag: X-Triage-Length value" \
 		'^words=[0-9]+ paragraphs=[0-9]+ quoted=[0-9]+$' "$len"
 	t_match "$tag: X-Triage-Version value" '^triage-milter [0-9]+\.[0-9]+' "$ver"
+	# As delivered, byte for byte: "Name: value", one space, as every
+	# other header and as procmail/grep recipes expect.
+	t_match "$tag: delivered as 'X-Triage-Flags: $flags' (one space after the colon)" \
+		'^X-Triage-Flags: [^ ]' "$(grep '^X-Triage-Flags:' "$hdr")"
+	t_match "$tag: delivered as 'X-Triage-Length: $len' (one space after the colon)" \
+		'^X-Triage-Length: [^ ]' "$(grep '^X-Triage-Length:' "$hdr")"
 	case $version in
 	*"$ver"*) t_pass "$tag: X-Triage-Version matches -V ($ver)" ;;
 	*) t_fail "$tag: X-Triage-Version '$ver' not in -V output '$version'" ;;

@@ -21,7 +21,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
 t_need_milter
-[ -n "$MILTERTEST" ] && [ -x "$MILTERTEST" ] || t_missing "miltertest not found"
+[ -x "${MILTERTEST:-/nonexistent}" ] || t_missing "miltertest not found"
 t_need_cmd python3
 t_tmpdir
 
@@ -110,6 +110,7 @@ send(b"O", struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
 cmd, data = recv()
 assert cmd == b"O", cmd
 _, _, proto = struct.unpack(">III", data[:12])
+print("proto 0x%x leadspc %d" % (proto, 1 if proto & 0x100000 else 0))
 NR = {b"C": 0x1000, b"H": 0x2000, b"M": 0x4000, b"R": 0x8000,
       b"L": 0x80, b"N": 0x40000, b"B": 0x80000}
 SKIP = {b"C": 0x1, b"H": 0x2, b"M": 0x4, b"R": 0x8, b"B": 0x10,
@@ -154,7 +155,10 @@ while True:
         name, value = data[4:].split(b"\0")[:2]
         print("change %d %s %s" % (idx, name.decode(), value.decode()))
     elif cmd in (b"h", b"i"):
-        continue
+        if cmd == b"i":
+            data = data[4:]
+        name, value = data.split(b"\0")[:2]
+        print("add %s|%s" % (name.decode(), value.decode()))
     elif cmd == b"p":
         continue
     else:
@@ -195,6 +199,16 @@ if raw_deletions "${MILTER_SOCK#unix:}" "$forged" >"$T/raw.out" 2>&1; then
 		'^2 1$' "$(awk '$1 == "change" && tolower($3) == "x-triage-flags" { printf "%s%s", sep, $2; sep = " " }' "$T/raw.out")"
 	t_match "raw: accepted at end of message" '^reply [ac]$' \
 		"$(grep '^reply' "$T/raw.out")"
+	t_eq "raw: three headers added" 3 "$(grep -c '^add ' "$T/raw.out" || true)"
+	# With SMFIP_HDR_LEADSPC negotiated the MTA inserts the value as
+	# sent, so it must carry its own leading space ("Name: value").
+	if grep -q 'leadspc 1' "$T/raw.out"; then
+		t_eq "raw: HDR_LEADSPC negotiated, added values start with a space" "" \
+			"$(grep '^add ' "$T/raw.out" | grep -v '^add [^|]*| [^ ]' || true)"
+	else
+		t_eq "raw: added values have no leading space" "" \
+			"$(grep '^add [^|]*| ' "$T/raw.out" || true)"
+	fi
 else
 	sed 's/^/  | /' "$T/raw.out"
 	t_fail "raw milter protocol session failed"
@@ -211,6 +225,8 @@ stop_milter "max_scan_bytes = 4096"
 if command -v valgrind >/dev/null 2>&1; then
 	T_MILTER_WRAPPER="valgrind --quiet --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-fds=no --log-file=$T/valgrind.log"
 	if t_milter_start; then
+		t_match "valgrind: the daemon runs under memcheck" '^memcheck' \
+			"$(ps -o comm= -p "$MILTER_PID" || true)"
 		run_lua abort -D plain="$plain"
 		rc=0
 		t_milter_stop || rc=$?

@@ -29,12 +29,15 @@ static GString *
 words(size_t n, size_t p)
 {
 	GString *s = g_string_new(NULL);
+	size_t breaks = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		g_string_append(s, i % 7 ? "word" : "Again");
 		g_string_append_c(s, ' ');
-		if (p > 1 && (i + 1) % (n / p) == 0 && i + 1 < n)
+		if (breaks + 1 < p && (i + 1) % (n / p) == 0) {
 			g_string_append(s, "\n\n");
+			breaks++;
+		}
 	}
 	g_string_append_c(s, '\n');
 	return s;

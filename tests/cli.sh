@@ -1,0 +1,206 @@
+#!/bin/bash
+#
+# tests/cli.sh - the command line: -V, -n, -t (files, maildir, mbox,
+# --json) and exit statuses
+#
+# Broken configurations are generated here, each with the faulty line at a
+# known number, so "-n" must exit 1 and name FILE:LINE on stderr.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+
+t_need_milter
+t_need_cmd python3
+t_tmpdir
+M=$TRIAGE_MILTER
+
+# run - run the milter, keeping stdout, stderr and the exit status
+run()
+{
+	rc=0
+	"$M" "$@" >"$T/out" 2>"$T/err" || rc=$?
+	out=$(cat "$T/out")
+	err=$(cat "$T/err")
+}
+
+# ---- -V ------------------------------------------------------------------
+run -V
+t_eq "-V exits 0" 0 "$rc"
+t_match "-V prints the version" '^triage-milter [0-9]+\.[0-9]+\.[0-9]+' "$out"
+
+# ---- usage errors ------------------------------------------------------------
+run -Z
+t_check "an unknown option exits non-zero" test "$rc" -ne 0
+t_match "an unknown option prints the usage on stderr" 'usage' "$err"
+
+# ---- -n on the sample configuration ---------------------------------------------
+run -n -c "$top_srcdir/conf/triage-milter.conf"
+t_eq "-n on conf/triage-milter.conf exits 0" 0 "$rc"
+[ -z "$err" ] || t_log "stderr: $err"
+
+# A minimal good config, then broken ones.
+printf 'socket = "unix:%s/m.sock"\nlength {\n\tlong_words = 300\n}\n' "$T" \
+	>"$T/good.conf"
+run -n -c "$T/good.conf"
+t_eq "-n on a minimal good config exits 0" 0 "$rc"
+
+# bad_config NAME LINE TEXT - TEXT is a config whose line LINE is wrong
+bad_config()
+{
+	local name=$1 line=$2 f=$T/$1.conf
+	printf '%b' "$3" >"$f"
+	run -n -c "$f"
+	t_eq "-n $name: exit 1" 1 "$rc"
+	t_match "-n $name: stderr names $f:$line:" "^$f:$line: " "$err"
+}
+bad_config unknown-key 3 \
+	'\nsocket = "unix:/tmp/x.sock"\nno_such_key = 1\n'
+# Comment lines must count once each (the sample config is mostly
+# comments, so this is what a postmaster meets first).
+bad_config after-comments 4 '# one\n# two\n\nno_such_key = 1\n'
+bad_config after-comment-block 5 '# one\nsocket = "unix:/tmp/x.sock"\n# two\n\non_error = "never"\n'
+bad_config bad-on-error 2 'pidfile = ""\non_error = "sometimes"\n'
+bad_config bad-socket 1 'socket = "tcp:8894"\n'
+bad_config bad-inet-socket 2 '\nsocket = "inet:notaport@127.0.0.1"\n'
+bad_config small-scan 4 '\n\n\nmax_scan_bytes = 100\n'
+bad_config bad-integer 3 'length {\n\tlong_paragraphs = 12\n\tlong_words = "many"\n}\n'
+bad_config zero-words 2 'length {\n\tlong_words = 0\n}\n'
+bad_config bad-socket-mode 1 'socket_mode = "rwx"\n'
+bad_config bad-facility 1 'syslog_facility = "nosuch"\n'
+bad_config unknown-in-section 3 'length {\n\tlong_words = 500\n\tshort_words = 3\n}\n'
+
+run -n -c "$T/does-not-exist.conf"
+t_check "-n on a missing config exits non-zero" test "$rc" -ne 0
+t_match "-n on a missing config names it" "does-not-exist.conf" "$err"
+
+# ---- -t on a file ----------------------------------------------------------------
+plain=$(t_fixture plain.eml)
+forged=$(t_fixture forged-headers.eml)
+run -t "$plain"
+t_eq "-t FILE exits 0" 0 "$rc"
+t_match "-t FILE names the message" "plain\.eml" "$out"
+t_match "-t FILE shows X-Triage-Flags" 'X-Triage-Flags: none' "$out"
+t_match "-t FILE shows X-Triage-Length" \
+	'X-Triage-Length: words=[0-9]+ paragraphs=[0-9]+ quoted=[0-9]+' "$out"
+t_match "-t FILE shows X-Triage-Version" 'X-Triage-Version: triage-milter ' "$out"
+run -t "$forged"
+t_match "-t on forged headers names the deletions" 'X-Triage-Route' "$out"
+
+run -t "$T/missing.eml"
+t_check "-t on a missing file exits non-zero" test "$rc" -ne 0
+run -t "$plain" "$T/missing.eml"
+t_check "-t with one missing file among good ones exits non-zero" \
+	test "$rc" -ne 0
+
+# ---- JSON checks ----------------------------------------------------------------
+# json_check N [EXTRA] - stdout of the last run has N valid objects with
+# every field of the stable API; EXTRA is a Python expression over the
+# list "objs" that must be true
+json_check()
+{
+	python3 - "$T/out" "$1" "${2:-True}" <<'EOF'
+import json, sys
+path, want, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+objs = []
+for n, line in enumerate(open(path, encoding="utf-8"), 1):
+    if not line.strip():
+        continue
+    try:
+        o = json.loads(line)
+    except ValueError as e:
+        sys.exit("line %d is not JSON: %s" % (n, e))
+    if not isinstance(o, dict):
+        sys.exit("line %d is not an object" % n)
+    objs.append(o)
+if len(objs) != want:
+    sys.exit("%d objects, expected %d" % (len(objs), want))
+for o in objs:
+    checks = [
+        ("file", isinstance(o.get("file"), str)),
+        ("flags", isinstance(o.get("flags"), list)
+         and all(isinstance(f, str) for f in o["flags"])),
+        ("route", "route" in o and (o["route"] is None
+                                    or isinstance(o["route"], str))),
+        ("scores", isinstance(o.get("scores"), dict)),
+        ("rules", isinstance(o.get("rules"), list)),
+        ("headers", isinstance(o.get("headers"), list)
+         and all(isinstance(h, list) and len(h) == 2
+                 and all(isinstance(x, str) for x in h)
+                 for h in o["headers"])),
+        ("deleted", isinstance(o.get("deleted"), list)
+         and all(isinstance(x, str) for x in o["deleted"])),
+        ("ack", "ack" in o and (o["ack"] is None
+                                or isinstance(o["ack"], dict))),
+        ("error", "error" in o and (o["error"] is None
+                                    or isinstance(o["error"], str))),
+    ]
+    bad = [k for k, ok in checks if not ok]
+    if bad:
+        sys.exit("%s: missing or mistyped: %s" % (o.get("file"), bad))
+if not eval(extra, {"objs": objs}):
+    sys.exit("condition failed: %s\n%s" % (extra, json.dumps(objs)[:2000]))
+EOF
+}
+
+# t_json DESC N [EXTRA]
+t_json()
+{
+	local desc=$1
+	shift
+	if json_check "$@" >"$T/json.err" 2>&1; then
+		t_pass "$desc"
+	else
+		t_fail "$desc: $(cat "$T/json.err")"
+	fi
+}
+
+run -t --json "$plain"
+t_eq "-t --json FILE exits 0" 0 "$rc"
+t_json "-t --json FILE: one object with every field, flags none" 1 \
+	'objs[0]["flags"] == [] or objs[0]["flags"] == ["none"]'
+t_json "-t --json FILE: headers added, error null, nothing deleted" 1 \
+	'[h[0] for h in objs[0]["headers"]] == ["X-Triage-Flags", "X-Triage-Length", "X-Triage-Version"] and objs[0]["error"] is None and objs[0]["deleted"] == []'
+
+run -t --json "$forged"
+t_json "-t --json forged: deleted lists both X-Triage-Flags and the Route" 1 \
+	'sorted(d.lower() for d in objs[0]["deleted"]) == ["x-triage-flags", "x-triage-flags", "x-triage-route"]'
+
+run -t --json "$T/missing.eml"
+t_check "-t --json on a missing file exits non-zero" test "$rc" -ne 0
+
+# ---- a maildir ----------------------------------------------------------------------
+md=$T/Maildir
+mkdir -p "$md/cur" "$md/new" "$md/tmp"
+cp "$plain" "$md/new/1700000000.1.host"
+cp "$forged" "$md/new/1700000001.2.host"
+cp "$plain" "$md/cur/1700000002.3.host:2,S"
+run -t --json "$md"
+t_eq "-t --json MAILDIR exits 0" 0 "$rc"
+t_json "-t --json MAILDIR: one object per message in cur/ and new/" 3 \
+	'all(o["file"].startswith("'"$md"'") for o in objs) and sum(1 for o in objs if "/cur/" in o["file"]) == 1'
+run -t "$md"
+t_eq "-t MAILDIR (text) exits 0" 0 "$rc"
+t_eq "-t MAILDIR (text): three X-Triage-Flags lines" 3 \
+	"$(grep -c 'X-Triage-Flags:' "$T/out" || true)"
+
+# ---- an mbox ----------------------------------------------------------------------
+mbox=$T/inbox.mbox
+{
+	for f in "$plain" "$forged" "$plain"; do
+		printf 'From sender@example.com Mon Mar  3 10:00:00 2025\n'
+		sed 's/\r$//; s/^From />From /' "$f"
+		printf '\n'
+	done
+} >"$mbox"
+run -t --json "$mbox"
+t_eq "-t --json MBOX exits 0" 0 "$rc"
+t_json "-t --json MBOX: one object per message" 3 \
+	'sorted(len(o["deleted"]) for o in objs) == [0, 0, 3]'
+
+# Files, a maildir and an mbox in one call.
+run -t --json "$plain" "$md" "$mbox"
+t_json "-t --json FILE MAILDIR MBOX: 7 objects" 7
+
+t_done
