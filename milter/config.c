@@ -8,6 +8,7 @@
  * -n) or only logged (reload).
  */
 #include <errno.h>
+#include <glob.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,32 @@
 #include <confuse.h>
 #include <glib.h>
 
+#include "cfgfile.h"
 #include "config.h"
+#include "rules.h"
 
 #define CONFIG_DEF_SOCKET "inet:8894@127.0.0.1"
+#define CONFIG_DEF_RULES "{\"" TRIAGE_RULESDIR "/*.rules\"}"
+
+/*
+ * The shipped categories.  A category section in the config with the same
+ * name overrides one; new names add to them.  Priorities put the mail that
+ * needs the most care first: a legal threat outranks an insult.
+ */
+static const struct {
+	const char *name;
+	double threshold;
+	const char *flag, *route;
+	int priority;
+} config_def_categories[] = {
+	{"abusive", CONFIG_DEF_THRESHOLD, "abusive", "abuse", 60},
+	{"profanity", CONFIG_DEF_THRESHOLD, "profanity", "", 10},
+	{"shouting", CONFIG_DEF_THRESHOLD, "shouting", "", 20},
+	{"legal", CONFIG_DEF_THRESHOLD, "legal-threat", "legal", 100},
+	{"public", CONFIG_DEF_THRESHOLD, "public-threat", "public", 80},
+};
+static char config_def_rules[] = CONFIG_DEF_RULES;
+static const char *const config_def_routes[] = {"legal", "public", "abuse"};
 
 /*
  * Errors of the parse running in this thread.  A section's cfg_t is not the
@@ -203,6 +227,68 @@ validate_range(cfg_t *cfg, cfg_opt_t *opt, long lo, long hi)
 	return 0;
 }
 
+/* config_token_ok - a flag or route name: header-safe lowercase token */
+static int
+config_token_ok(const char *v)
+{
+	if (v == NULL || *v == '\0' || strlen(v) > 40)
+		return 0;
+	for (const char *p = v; *p; p++)
+		if (!g_ascii_islower(*p) && !g_ascii_isdigit(*p) && *p != '-' &&
+		    *p != '_')
+			return 0;
+	return 1;
+}
+
+/* validate_category - a category section, checked when it closes */
+static int
+validate_category(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+	const char *flag = cfg_getstr(sec, "flag");
+	const char *route = cfg_getstr(sec, "route");
+
+	if (!config_token_ok(cfg_title(sec))) {
+		cfg_error(cfg, "category \"%s\": name must be lowercase "
+			       "letters, digits, - or _",
+			  cfg_title(sec));
+		return -1;
+	}
+	if (flag != NULL && !config_token_ok(flag)) {
+		cfg_error(cfg, "category %s: flag \"%s\" must be lowercase "
+			       "letters, digits, - or _",
+			  cfg_title(sec), flag);
+		return -1;
+	}
+	if (route != NULL && *route != '\0' && !config_token_ok(route)) {
+		cfg_error(cfg, "category %s: route \"%s\" must be lowercase "
+			       "letters, digits, - or _",
+			  cfg_title(sec), route);
+		return -1;
+	}
+	if (cfg_getfloat(sec, "threshold") <= 0) {
+		cfg_error(cfg, "category %s: threshold must be above 0",
+			  cfg_title(sec));
+		return -1;
+	}
+	return 0;
+}
+
+/* validate_route - a route section's name */
+static int
+validate_route(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
+
+	if (!config_token_ok(cfg_title(sec))) {
+		cfg_error(cfg, "route \"%s\": name must be lowercase letters, "
+			       "digits, - or _",
+			  cfg_title(sec));
+		return -1;
+	}
+	return 0;
+}
+
 /* 4 KiB minimum: below that not even the headers fit. */
 static int
 validate_scan_bytes(cfg_t *cfg, cfg_opt_t *opt)
@@ -238,6 +324,17 @@ config_schema(void)
 			CFGF_NONE),
 		CFG_END(),
 	};
+	static cfg_opt_t category_opts[] = {
+		CFG_FLOAT("threshold", CONFIG_DEF_THRESHOLD, CFGF_NONE),
+		CFG_STR("flag", NULL, CFGF_NODEFAULT),
+		CFG_STR("route", NULL, CFGF_NODEFAULT),
+		CFG_INT("priority", 0, CFGF_NONE),
+		CFG_END(),
+	};
+	static cfg_opt_t route_opts[] = {
+		CFG_STR("describe", "", CFGF_NONE),
+		CFG_END(),
+	};
 	static cfg_opt_t opts[] = {
 		CFG_STR("socket", CONFIG_DEF_SOCKET, CFGF_NONE),
 		CFG_STR("socket_mode", "0660", CFGF_NONE),
@@ -252,6 +349,11 @@ config_schema(void)
 		CFG_INT("scan_timeout_ms", CONFIG_DEF_SCAN_TIMEOUT_MS,
 			CFGF_NONE),
 		CFG_SEC("length", length_opts, CFGF_NONE),
+		CFG_STR_LIST("rules", config_def_rules, CFGF_NONE),
+		CFG_SEC("category", category_opts,
+			CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_SEC("route", route_opts,
+			CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -271,12 +373,162 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "length|long_words", validate_positive);
 	cfg_set_validate_func(cfg, "length|long_paragraphs",
 			      validate_positive);
+	cfg_set_validate_func(cfg, "category", validate_category);
+	cfg_set_validate_func(cfg, "route", validate_route);
 	return cfg;
+}
+
+/* config_categories - the shipped categories merged with the config's */
+static void
+config_categories(struct triage_config *cf, cfg_t *cfg)
+{
+	size_t n_def = G_N_ELEMENTS(config_def_categories);
+	unsigned n_sec = cfg_size(cfg, "category");
+
+	cf->categories = g_new0(struct config_category, n_def + n_sec);
+	for (size_t i = 0; i < n_def; i++) {
+		const __typeof__(config_def_categories[0]) *d =
+			&config_def_categories[i];
+		struct config_category *c = &cf->categories[cf->n_categories++];
+
+		c->name = g_strdup(d->name);
+		c->threshold = d->threshold;
+		c->flag = g_strdup(d->flag);
+		c->route = g_strdup(d->route);
+		c->priority = d->priority;
+	}
+	for (unsigned i = 0; i < n_sec; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "category", i);
+		const char *name = cfg_title(sec);
+		struct config_category *c = NULL;
+
+		for (size_t j = 0; j < cf->n_categories; j++)
+			if (strcmp(cf->categories[j].name, name) == 0)
+				c = &cf->categories[j];
+
+		if (c == NULL) {
+			c = &cf->categories[cf->n_categories++];
+			c->name = g_strdup(name);
+			c->flag = g_strdup(name);
+			c->route = g_strdup("");
+		}
+		c->threshold = cfg_getfloat(sec, "threshold");
+		c->priority = (int)cfg_getint(sec, "priority");
+		if (cfg_getstr(sec, "flag") != NULL) {
+			g_free(c->flag);
+			c->flag = g_strdup(cfg_getstr(sec, "flag"));
+		}
+		if (cfg_getstr(sec, "route") != NULL) {
+			g_free(c->route);
+			c->route = g_strdup(cfg_getstr(sec, "route"));
+		}
+	}
+}
+
+/* config_routes - route names: the shipped ones and the config's */
+static void
+config_routes(struct triage_config *cf, cfg_t *cfg)
+{
+	unsigned n_sec = cfg_size(cfg, "route");
+	size_t n_def = G_N_ELEMENTS(config_def_routes);
+
+	cf->routes = g_new0(char *, n_def + n_sec + 1);
+	for (size_t i = 0; i < n_def; i++)
+		cf->routes[cf->n_routes++] = g_strdup(config_def_routes[i]);
+	for (unsigned i = 0; i < n_sec; i++) {
+		const char *name = cfg_title(cfg_getnsec(cfg, "route", i));
+		int known = 0;
+
+		for (size_t j = 0; j < cf->n_routes; j++)
+			known |= strcmp(cf->routes[j], name) == 0;
+		if (!known)
+			cf->routes[cf->n_routes++] = g_strdup(name);
+	}
+}
+
+/* config_rule_files - expand the rules globs (relative to the config) */
+static int
+config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
+		  char **error_r)
+{
+	char *dir = g_path_get_dirname(path ? path : ".");
+	GPtrArray *files = g_ptr_array_new();
+	int rc = 0;
+
+	for (unsigned i = 0; i < cfg_size(cfg, "rules") && rc == 0; i++) {
+		const char *pat = cfg_getnstr(cfg, "rules", i);
+		char *full = g_path_is_absolute(pat)
+				     ? g_strdup(pat)
+				     : g_build_filename(dir, pat, NULL);
+		glob_t g;
+		int grc = glob(full, 0, NULL, &g);
+
+		if (grc == 0) {
+			for (size_t j = 0; j < g.gl_pathc; j++)
+				g_ptr_array_add(files,
+						g_strdup(g.gl_pathv[j]));
+		} else if (grc == GLOB_NOMATCH &&
+			   strpbrk(full, "*?[") == NULL) {
+			*error_r = g_strdup_printf(
+				"%s: rules file %s: no such file", path, full);
+			rc = -1;
+		} else if (grc != GLOB_NOMATCH) {
+			*error_r = g_strdup_printf(
+				"%s: rules %s: cannot read", path, full);
+			rc = -1;
+		}
+		if (grc == 0 || grc == GLOB_NOMATCH)
+			globfree(&g);
+		g_free(full);
+	}
+	g_ptr_array_add(files, NULL);
+	cf->n_rule_files = files->len - 1;
+	cf->rule_files = (char **)g_ptr_array_free(files, FALSE);
+	g_free(dir);
+	return rc;
+}
+
+/* config_check_rules - load the rules; every category must be defined */
+static int
+config_check_rules(struct triage_config *cf, char **error_r)
+{
+	const char **names;
+	size_t n;
+
+	if (cf->n_rule_files == 0)
+		return 0;
+	cf->rules = rules_load(cf->rule_files, cf->n_rule_files, error_r);
+	if (cf->rules == NULL)
+		return -1;
+	n = rules_categories(cf->rules, &names);
+	for (size_t i = 0; i < n; i++)
+		if (config_category(cf, names[i]) == NULL) {
+			*error_r = g_strdup_printf(
+				"%s: rules use category \"%s\", which has no "
+				"category section",
+				cf->path, names[i]);
+			return -1;
+		}
+	for (size_t i = 0; i < cf->n_categories; i++) {
+		const char *route = cf->categories[i].route;
+		int known = *route == '\0';
+
+		for (size_t j = 0; j < cf->n_routes && !known; j++)
+			known = strcmp(cf->routes[j], route) == 0;
+		if (!known) {
+			*error_r = g_strdup_printf(
+				"%s: category %s: route \"%s\" has no route "
+				"section",
+				cf->path, cf->categories[i].name, route);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* config_from_cfg - copy parsed values into a new snapshot */
 static struct triage_config *
-config_from_cfg(cfg_t *cfg, const char *path)
+config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 {
 	struct triage_config *cf = g_new0(struct triage_config, 1);
 	cfg_t *len = cfg_getsec(cfg, "length");
@@ -298,7 +550,22 @@ config_from_cfg(cfg_t *cfg, const char *path)
 	cf->scan_timeout_ms = (unsigned)cfg_getint(cfg, "scan_timeout_ms");
 	cf->long_words = (size_t)cfg_getint(len, "long_words");
 	cf->long_paragraphs = (size_t)cfg_getint(len, "long_paragraphs");
+	config_categories(cf, cfg);
+	config_routes(cf, cfg);
+	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
+			   config_check_rules(cf, error_r) != 0))
+		return config_unref(cf);
 	return cf;
+}
+
+/* config_category - the category called name, or NULL */
+const struct config_category *
+config_category(const struct triage_config *cf, const char *name)
+{
+	for (size_t i = 0; i < cf->n_categories; i++)
+		if (strcmp(cf->categories[i].name, name) == 0)
+			return &cf->categories[i];
+	return NULL;
 }
 
 /* config_load - parse path; NULL and *error_r on failure */
@@ -318,34 +585,35 @@ config_load(const char *path, char **error_r)
 	}
 	config_errbuf = errbuf;
 	config_root = cfg;
-	rc = cfg_parse(cfg, path);
+	rc = cfgfile_parse(cfg, path, error_r);
 	config_errbuf = NULL;
 	config_root = NULL;
 	if (rc == CFG_FILE_ERROR) {
-		*error_r = g_strdup_printf("%s: cannot read: %s", path,
-					   g_strerror(errno));
+		; /* *error_r says why */
 	} else if (rc != CFG_SUCCESS) {
 		if (errbuf->len == 0)
 			g_string_printf(errbuf, "%s: parse error", path);
 		*error_r = g_strdup(errbuf->str);
 	} else {
-		cf = config_from_cfg(cfg, path);
+		cf = config_from_cfg(cfg, path, 1, error_r);
 	}
 	g_string_free(errbuf, TRUE);
 	cfg_free(cfg);
 	return cf;
 }
 
-/* config_default - a snapshot of the built-in defaults (tests, -t) */
+/* config_default - the built-in defaults, without rule files (tests, -t) */
 struct triage_config *
 config_default(void)
 {
 	cfg_t *cfg = config_schema();
 	struct triage_config *cf;
+	char *error = NULL;
 
 	if (cfg == NULL)
 		return NULL;
-	cf = config_from_cfg(cfg, NULL);
+	cf = config_from_cfg(cfg, NULL, 0, &error);
+	g_free(error);
 	cfg_free(cfg);
 	return cf;
 }
@@ -370,6 +638,15 @@ config_unref(struct triage_config *cf)
 	g_free(cf->socket);
 	g_free(cf->user);
 	g_free(cf->pidfile);
+	for (size_t i = 0; i < cf->n_categories; i++) {
+		g_free(cf->categories[i].name);
+		g_free(cf->categories[i].flag);
+		g_free(cf->categories[i].route);
+	}
+	g_free(cf->categories);
+	g_strfreev(cf->routes);
+	g_strfreev(cf->rule_files);
+	rules_free(cf->rules);
 	g_free(cf);
 	return NULL;
 }

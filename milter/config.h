@@ -33,6 +33,20 @@ enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 /* Whole-message analysis budget before we give up and accept. */
 #define CONFIG_DEF_SCAN_TIMEOUT_MS 5000
 
+/* A category of rules: its score threshold and what a flag means. */
+struct config_category {
+	char *name;	  /* as rules name it: "legal" */
+	double threshold; /* score at or above which the flag is set */
+	char *flag;	  /* X-Triage-Flags value: "legal-threat" */
+	char *route;	  /* route name, "" = none */
+	int priority;	  /* the highest flagged priority names the route */
+};
+
+/* The default category threshold: one strong rule, or two moderate. */
+#define CONFIG_DEF_THRESHOLD 5.0
+
+struct rule_set;
+
 struct triage_config {
 	int refcount; /* atomic; see config_ref()/config_unref() */
 	char *path;   /* file it was read from */
@@ -55,7 +69,19 @@ struct triage_config {
 	/* length triage */
 	size_t long_words;
 	size_t long_paragraphs;
+
+	/* rules and their categories */
+	char **rule_files; /* after glob expansion, sorted */
+	size_t n_rule_files;
+	struct rule_set *rules; /* NULL when no rule file */
+	struct config_category *categories;
+	size_t n_categories;
+	char **routes; /* names of route sections */
+	size_t n_routes;
 };
+
+const struct config_category *config_category(const struct triage_config *cf,
+					      const char *name);
 
 struct triage_config *config_load(const char *path, char **error_r);
 struct triage_config *config_default(void);

@@ -327,7 +327,8 @@ milter_fail(struct milter_conn *c, const char *qid, const char *why)
 
 /* milter_apply - delete forged headers, add ours; 0 or -1 */
 static int
-milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid)
+milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid,
+	     int leadspc)
 {
 	for (size_t i = 0; i < res->n_del; i++)
 		if (smfi_chgheader(ctx, res->del[i].name, res->del[i].index,
@@ -336,12 +337,18 @@ milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid)
 				res->del[i].name, res->del[i].index);
 			return -1;
 		}
-	for (size_t i = 0; i < res->add_names.n; i++)
-		if (smfi_addheader(ctx, res->add_names.v[i],
-				   res->add_values.v[i]) != MI_SUCCESS) {
+	for (size_t i = 0; i < res->add_names.n; i++) {
+		/* with SMFIP_HDR_LEADSPC the MTA writes "Name:" + value */
+		char *value = g_strconcat(leadspc ? " " : "",
+					  res->add_values.v[i], NULL);
+		int rc = smfi_addheader(ctx, res->add_names.v[i], value);
+
+		g_free(value);
+		if (rc != MI_SUCCESS) {
 			log_err("%s: cannot add %s", qid, res->add_names.v[i]);
 			return -1;
 		}
+	}
 	return 0;
 }
 
@@ -374,9 +381,9 @@ mlfi_eom(SMFICTX *ctx)
 
 		del_only.add_names.n = 0;
 		if (c->cf->on_error == ON_ERROR_ACCEPT)
-			(void)milter_apply(ctx, &del_only, qid);
+			(void)milter_apply(ctx, &del_only, qid, c->leadspc);
 		rc = milter_fail(c, qid, res->error);
-	} else if (milter_apply(ctx, res, qid) != 0) {
+	} else if (milter_apply(ctx, res, qid, c->leadspc) != 0) {
 		rc = milter_fail(c, qid, "the MTA refused a header change");
 	} else {
 		flags = res->flags.n ? strvec_join(&res->flags, ",")

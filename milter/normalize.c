@@ -34,6 +34,8 @@
 #define NORM_JOIN_MIN_SPACE 4
 /* Three of one letter is stretching; two is spelling (good, letter). */
 #define NORM_STRETCH_MIN 3
+/* Bytes per token of ordinary English mail, for sizing arrays up front. */
+#define NORM_EST_BYTES_PER_TOKEN 5
 /* "@name" with a longer name is a handle, not "a"+name (but "@ss" is). */
 #define NORM_MAX_AT_STUB 3
 
@@ -43,49 +45,49 @@ enum {
 	NC_ALPHA,
 	NC_DIGIT,
 	NC_MARK, /* combining mark: belongs to the letter before */
-	NC_ZW,	 /* zero-width, soft hyphen: invisible inside a word */
-	NC_SYM,	 /* leet-only symbols: @ $ | */
+	NC_ZW,   /* zero-width, soft hyphen: invisible inside a word */
+	NC_SYM,  /* leet-only symbols: @ $ | */
 	NC_MASK, /* * ! # %: a hidden letter between letters */
-	NC_APOS	 /* ' ’ ‘ `: kept between letters */
+	NC_APOS  /* ' ’ ‘ `: kept between letters */
 };
 
 /* Private token flags, cleared before the caller sees the tokens. */
 #define NORM_TOK_P_SINGLE 0x100 /* exactly one letter in the original */
-#define NORM_TOK_P_UP1 0x200	/* ... and it was a capital */
+#define NORM_TOK_P_UP1 0x200    /* ... and it was a capital */
 #define NORM_TOK_PUBLIC 0xff
 
 /* ASCII classes; everything else is decided by GLib. */
 static const unsigned char norm_ascii_class[128] = {
-	['0'] = NC_DIGIT, ['1'] = NC_DIGIT, ['2'] = NC_DIGIT, ['3'] = NC_DIGIT,
-	['4'] = NC_DIGIT, ['5'] = NC_DIGIT, ['6'] = NC_DIGIT, ['7'] = NC_DIGIT,
-	['8'] = NC_DIGIT, ['9'] = NC_DIGIT, ['A'] = NC_ALPHA, ['B'] = NC_ALPHA,
-	['C'] = NC_ALPHA, ['D'] = NC_ALPHA, ['E'] = NC_ALPHA, ['F'] = NC_ALPHA,
-	['G'] = NC_ALPHA, ['H'] = NC_ALPHA, ['I'] = NC_ALPHA, ['J'] = NC_ALPHA,
-	['K'] = NC_ALPHA, ['L'] = NC_ALPHA, ['M'] = NC_ALPHA, ['N'] = NC_ALPHA,
-	['O'] = NC_ALPHA, ['P'] = NC_ALPHA, ['Q'] = NC_ALPHA, ['R'] = NC_ALPHA,
-	['S'] = NC_ALPHA, ['T'] = NC_ALPHA, ['U'] = NC_ALPHA, ['V'] = NC_ALPHA,
-	['W'] = NC_ALPHA, ['X'] = NC_ALPHA, ['Y'] = NC_ALPHA, ['Z'] = NC_ALPHA,
-	['a'] = NC_ALPHA, ['b'] = NC_ALPHA, ['c'] = NC_ALPHA, ['d'] = NC_ALPHA,
-	['e'] = NC_ALPHA, ['f'] = NC_ALPHA, ['g'] = NC_ALPHA, ['h'] = NC_ALPHA,
-	['i'] = NC_ALPHA, ['j'] = NC_ALPHA, ['k'] = NC_ALPHA, ['l'] = NC_ALPHA,
-	['m'] = NC_ALPHA, ['n'] = NC_ALPHA, ['o'] = NC_ALPHA, ['p'] = NC_ALPHA,
-	['q'] = NC_ALPHA, ['r'] = NC_ALPHA, ['s'] = NC_ALPHA, ['t'] = NC_ALPHA,
-	['u'] = NC_ALPHA, ['v'] = NC_ALPHA, ['w'] = NC_ALPHA, ['x'] = NC_ALPHA,
-	['y'] = NC_ALPHA, ['z'] = NC_ALPHA, ['@'] = NC_SYM,   ['$'] = NC_SYM,
-	['|'] = NC_SYM,	  ['*'] = NC_MASK,  ['!'] = NC_MASK,  ['#'] = NC_MASK,
-	['%'] = NC_MASK,  ['\''] = NC_APOS, ['`'] = NC_APOS,
+    ['0'] = NC_DIGIT, ['1'] = NC_DIGIT, ['2'] = NC_DIGIT, ['3'] = NC_DIGIT,
+    ['4'] = NC_DIGIT, ['5'] = NC_DIGIT, ['6'] = NC_DIGIT, ['7'] = NC_DIGIT,
+    ['8'] = NC_DIGIT, ['9'] = NC_DIGIT, ['A'] = NC_ALPHA, ['B'] = NC_ALPHA,
+    ['C'] = NC_ALPHA, ['D'] = NC_ALPHA, ['E'] = NC_ALPHA, ['F'] = NC_ALPHA,
+    ['G'] = NC_ALPHA, ['H'] = NC_ALPHA, ['I'] = NC_ALPHA, ['J'] = NC_ALPHA,
+    ['K'] = NC_ALPHA, ['L'] = NC_ALPHA, ['M'] = NC_ALPHA, ['N'] = NC_ALPHA,
+    ['O'] = NC_ALPHA, ['P'] = NC_ALPHA, ['Q'] = NC_ALPHA, ['R'] = NC_ALPHA,
+    ['S'] = NC_ALPHA, ['T'] = NC_ALPHA, ['U'] = NC_ALPHA, ['V'] = NC_ALPHA,
+    ['W'] = NC_ALPHA, ['X'] = NC_ALPHA, ['Y'] = NC_ALPHA, ['Z'] = NC_ALPHA,
+    ['a'] = NC_ALPHA, ['b'] = NC_ALPHA, ['c'] = NC_ALPHA, ['d'] = NC_ALPHA,
+    ['e'] = NC_ALPHA, ['f'] = NC_ALPHA, ['g'] = NC_ALPHA, ['h'] = NC_ALPHA,
+    ['i'] = NC_ALPHA, ['j'] = NC_ALPHA, ['k'] = NC_ALPHA, ['l'] = NC_ALPHA,
+    ['m'] = NC_ALPHA, ['n'] = NC_ALPHA, ['o'] = NC_ALPHA, ['p'] = NC_ALPHA,
+    ['q'] = NC_ALPHA, ['r'] = NC_ALPHA, ['s'] = NC_ALPHA, ['t'] = NC_ALPHA,
+    ['u'] = NC_ALPHA, ['v'] = NC_ALPHA, ['w'] = NC_ALPHA, ['x'] = NC_ALPHA,
+    ['y'] = NC_ALPHA, ['z'] = NC_ALPHA, ['@'] = NC_SYM,   ['$'] = NC_SYM,
+    ['|'] = NC_SYM,   ['*'] = NC_MASK,  ['!'] = NC_MASK,  ['#'] = NC_MASK,
+    ['%'] = NC_MASK,  ['\''] = NC_APOS, ['`'] = NC_APOS,
 };
 
 /* Leet digits and symbols; 0 = not a letter in disguise (2, 6, 9). */
 static const char norm_leet_ascii[128] = {
-	['0'] = 'o', ['1'] = 'i', ['3'] = 'e', ['4'] = 'a', ['5'] = 's',
-	['7'] = 't', ['8'] = 'b', ['@'] = 'a', ['$'] = 's', ['|'] = 'i',
+    ['0'] = 'o', ['1'] = 'i', ['3'] = 'e', ['4'] = 'a', ['5'] = 's',
+    ['7'] = 't', ['8'] = 'b', ['@'] = 'a', ['$'] = 's', ['|'] = 'i',
 };
 
 /* One character of the current raw run. */
 struct norm_rchar {
 	gunichar c;
-	size_t off;	    /* byte offset in the original */
+	size_t off;         /* byte offset in the original */
 	unsigned char len;  /* bytes in the original */
 	unsigned char cls;  /* NC_* */
 	unsigned char up;   /* capital letter */
@@ -104,15 +106,16 @@ struct norm_build {
 	const char *in;
 	size_t in_len;
 	struct norm *n;
-	size_t cap;	 /* slots in n->tok, toff, aoff */
-	size_t *toff;	 /* text offset in pool */
-	size_t *aoff;	 /* alt offset in pool, SIZE_MAX for none */
+	size_t cap;   /* slots in n->tok, toff, aoff */
+	size_t *toff; /* text offset in pool */
+	size_t *aoff; /* alt offset in pool, SIZE_MAX for none */
 	size_t max_tokens;
-	int stop;	 /* max_tokens reached */
+	int stop; /* max_tokens reached */
 	struct norm_buf pool;
-	struct norm_buf fold; /* one word before folding */
-	struct norm_buf alt;  /* alt being built */
-	struct norm_rchar *r; /* the raw run */
+	struct norm_buf fold;  /* one word before folding */
+	struct norm_buf fold2; /* ... and after GLib folding */
+	struct norm_buf alt;   /* alt being built */
+	struct norm_rchar *r;  /* the raw run */
 	size_t rn;
 	size_t rcap;
 	/* sentence and quote state between tokens */
@@ -349,7 +352,8 @@ norm_fold_glib(const char *s, size_t len, struct norm_buf *out)
 		return;
 	cf = g_utf8_casefold(nfkc, -1);
 	nfd = g_utf8_normalize(cf, -1, G_NORMALIZE_NFD);
-	for (const char *p = nfd; p != NULL && *p; p = g_utf8_next_char(p)) {
+	for (const char *p = nfd; p != NULL && *p;
+	     p += g_utf8_skip[(unsigned char)*p]) {
 		gunichar c = g_utf8_get_char(p);
 
 		/*
@@ -373,4 +377,823 @@ norm_fold_glib(const char *s, size_t len, struct norm_buf *out)
 	g_free(nfd);
 	g_free(cf);
 	g_free(nfkc);
+}
+
+/* norm_stretch_flush - write a pending run of one letter to text and alt */
+static void
+norm_stretch_flush(struct norm_build *b, gunichar rc, size_t rcnt,
+		   int *stretched)
+{
+	size_t keep_text = rcnt;
+	size_t keep_alt = rcnt;
+
+	if (rcnt >= NORM_STRETCH_MIN) {
+		keep_text = 1;
+		keep_alt = 2;
+		*stretched = 1;
+	}
+	for (size_t i = 0; i < keep_text; i++)
+		norm_buf_putu(&b->pool, rc);
+	for (size_t i = 0; i < keep_alt; i++)
+		norm_buf_putu(&b->alt, rc);
+}
+
+/*
+ * norm_finish - folded word to pool: homoglyphs, filter, de-stretch.
+ * Returns 0 (and leaves the pool as it was) when nothing word-like is left.
+ */
+static int
+norm_finish(struct norm_build *b, const char *s, size_t len, size_t *toff_r,
+	    size_t *aoff_r, unsigned *flags)
+{
+	const char *p;
+	const char *end = s + len;
+	int map = 0;
+	int stretched = 0;
+	int alnum = 0;
+	gunichar rc = 0;
+	size_t rcnt = 0;
+
+	/* Map look-alikes only where they hide among Latin letters. */
+	for (p = s; p < end; p++) {
+		if ((unsigned char)*p >= 0x80)
+			break;
+	}
+	if (p < end) {
+		int latin = 0, cyr = 0, greek = 0, look = 0;
+
+		for (p = s; p < end; p += g_utf8_skip[(unsigned char)*p]) {
+			gunichar c = g_utf8_get_char(p);
+
+			if (c < 0x250 && norm_is_letter(c))
+				latin = 1;
+			else if (c >= 0x400 && c <= 0x52F)
+				cyr = 1;
+			else if (c >= 0x370 && c <= 0x3FF)
+				greek = 1;
+			if (norm_homoglyph(c))
+				look = 1;
+		}
+		map = look && (latin || (cyr && greek));
+	}
+
+	*toff_r = b->pool.len;
+	b->alt.len = 0;
+	for (p = s; p < end;) {
+		gunichar c;
+
+		if ((unsigned char)*p < 0x80) {
+			c = (unsigned char)*p++;
+		} else {
+			c = g_utf8_get_char(p);
+			p += g_utf8_skip[(unsigned char)*p];
+			if (map && norm_homoglyph(c)) {
+				c = (unsigned char)norm_homoglyph(c);
+				*flags |= NORM_TOK_OBFUSCATED;
+			}
+		}
+		if (!norm_is_wordish(c))
+			continue;
+		if (c != '\'' && c != '*')
+			alnum = 1;
+		if (norm_is_letter(c)) {
+			if (c == rc) {
+				rcnt++;
+				continue;
+			}
+			norm_stretch_flush(b, rc, rcnt, &stretched);
+			rc = c;
+			rcnt = 1;
+			continue;
+		}
+		norm_stretch_flush(b, rc, rcnt, &stretched);
+		rc = 0;
+		rcnt = 0;
+		norm_buf_putu(&b->pool, c);
+		norm_buf_putu(&b->alt, c);
+	}
+	norm_stretch_flush(b, rc, rcnt, &stretched);
+	if (!alnum) {
+		b->pool.len = *toff_r;
+		return 0;
+	}
+	norm_buf_putc(&b->pool, '\0');
+	*aoff_r = SIZE_MAX;
+	if (stretched) {
+		*flags |= NORM_TOK_OBFUSCATED;
+		*aoff_r = b->pool.len;
+		norm_buf_put(&b->pool, b->alt.s, b->alt.len);
+		norm_buf_putc(&b->pool, '\0');
+	}
+	return 1;
+}
+
+/* norm_sep - a character between words: sentence and quote state */
+static void
+norm_sep(struct norm_build *b, gunichar c)
+{
+	if (c == '\n' && ++b->newlines >= 2) {
+		/* A blank line ends a paragraph and any open quote. */
+		b->sent_pending = 1;
+		b->in_quote = 0;
+	}
+	switch (c) {
+	case '\n':
+	case ' ':
+	case '\t':
+	case '\r':
+	case '\f':
+	case '\v':
+		if (b->dot_seen)
+			b->sent_pending = 1;
+		b->dot_seen = 0;
+		return;
+	case '.':
+	case 0x2026: /* … */
+	case 0x3002: /* 。 */
+		/* Only "end. Next" ends a sentence; "e.g" and "3.14" do not. */
+		b->dot_seen = 1;
+		break;
+	case '!':
+	case '?':
+	case ';':
+	case 0x203C: /* ‼ */
+	case 0xFF01: /* ！ */
+	case 0xFF1F: /* ？ */
+	case 0xFF1B: /* ； */
+		b->sent_pending = 1;
+		break;
+	case '"':
+		b->in_quote = !b->in_quote;
+		break;
+	case 0x201C: /* “ */
+	case 0x00AB: /* « */
+		b->in_quote = 1;
+		break;
+	case 0x201D: /* ” */
+	case 0x00BB: /* » */
+		b->in_quote = 0;
+		break;
+	case ')':
+	case ']':
+	case '\'':
+	case 0x2019:
+		/* Closers after a full stop keep it: (end.) Next */
+		break;
+	default:
+		if (c != (gunichar)-1 && c >= 0x80 && g_unichar_isspace(c)) {
+			if (b->dot_seen)
+				b->sent_pending = 1;
+			b->dot_seen = 0;
+			return;
+		}
+		b->dot_seen = 0;
+		break;
+	}
+	b->newlines = 0;
+}
+
+/* norm_grow - room for one more token */
+static void
+norm_grow(struct norm_build *b)
+{
+	if (b->n->n < b->cap)
+		return;
+	b->cap = b->cap ? b->cap * 2 : 64;
+	b->n->tok = g_renew(struct norm_token, b->n->tok, b->cap);
+	b->toff = g_renew(size_t, b->toff, b->cap);
+	b->aoff = g_renew(size_t, b->aoff, b->cap);
+}
+
+/* norm_close_run - join the pending single letters if there are enough */
+static void
+norm_close_run(struct norm_build *b)
+{
+	struct norm *n = b->n;
+	size_t first = b->run_first;
+	size_t need =
+	    b->run_gap == ' ' ? NORM_JOIN_MIN_SPACE : NORM_JOIN_MIN_PUNCT;
+	unsigned flags;
+	unsigned all_up = NORM_TOK_P_UP1;
+	size_t toff, aoff;
+
+	if (b->run_len < need || b->run_len < 2) {
+		b->run_len = 0;
+		return;
+	}
+	b->run_len = 0;
+	/* Copy out first: norm_finish() appends to (and may move) the pool. */
+	b->fold.len = 0;
+	for (size_t i = first; i < n->n; i++) {
+		const char *t = b->pool.s + b->toff[i];
+
+		norm_buf_put(&b->fold, t, strlen(t));
+		all_up &= n->tok[i].flags;
+	}
+	flags = NORM_TOK_OBFUSCATED |
+		(n->tok[first].flags & (NORM_TOK_SENT_START | NORM_TOK_QUOTED));
+	if (all_up)
+		flags |= NORM_TOK_UPPER;
+	if (!norm_finish(b, b->fold.s, b->fold.len, &toff, &aoff, &flags))
+		return;
+	n->tok[first].end = n->tok[n->n - 1].end;
+	n->tok[first].flags = flags;
+	b->toff[first] = toff;
+	b->aoff[first] = aoff;
+	n->n = first + 1;
+}
+
+/* norm_gap_ok - does this single letter continue the pending run? */
+static int
+norm_gap_ok(struct norm_build *b, size_t start)
+{
+	size_t prev_end = b->n->tok[b->n->n - 1].end;
+	unsigned char ch;
+
+	if (start != prev_end + 1)
+		return 0;
+	ch = (unsigned char)b->in[prev_end];
+	if (ch != '.' && ch != '-' && ch != '_' && ch != ' ')
+		return 0;
+	/* "f.u-c k" is not one style of spelling; keep runs uniform. */
+	if (b->run_len == 1)
+		b->run_gap = ch;
+	return ch == b->run_gap;
+}
+
+/* norm_push - append a finished token, joining single letters */
+static void
+norm_push(struct norm_build *b, size_t start, size_t end, size_t toff,
+	  size_t aoff, unsigned flags)
+{
+	struct norm *n = b->n;
+	struct norm_token *t;
+
+	if (n->n >= b->max_tokens) {
+		n->truncated = 1;
+		b->stop = 1;
+		return;
+	}
+	if (b->sent_pending)
+		flags |= NORM_TOK_SENT_START;
+	if (b->in_quote)
+		flags |= NORM_TOK_QUOTED;
+	b->sent_pending = 0;
+	b->dot_seen = 0;
+	b->newlines = 0;
+
+	if (flags & NORM_TOK_P_SINGLE) {
+		if (b->run_len > 0 && norm_gap_ok(b, start)) {
+			b->run_len++;
+		} else {
+			norm_close_run(b);
+			b->run_first = n->n;
+			b->run_len = 1;
+			b->run_gap = 0;
+		}
+	} else {
+		norm_close_run(b);
+	}
+
+	norm_grow(b);
+	t = &n->tok[n->n];
+	t->text = NULL;
+	t->alt = NULL;
+	t->start = start;
+	t->end = end;
+	t->flags = flags;
+	b->toff[n->n] = toff;
+	b->aoff[n->n] = aoff;
+	n->n++;
+}
+
+/* norm_joined_mask - f*u*c*k: one letter between single masks, 3+ times */
+static int
+norm_joined_mask(const struct norm_rchar *r, size_t a, size_t e)
+{
+	size_t letters = 0;
+
+	for (size_t k = a; k < e; k++) {
+		int want_letter = (k - a) % 2 == 0;
+
+		if (want_letter && r[k].cls != NC_ALPHA)
+			return 0;
+		if (!want_letter && r[k].cls != NC_MASK)
+			return 0;
+		letters += want_letter;
+	}
+	return (e - a) % 2 == 1 && letters >= NORM_JOIN_MIN_PUNCT;
+}
+
+/* norm_piece - one word of the raw run to a token */
+static void
+norm_piece(struct norm_build *b, size_t a, size_t e, int leet)
+{
+	const struct norm_rchar *r = b->r;
+	unsigned flags = 0;
+	size_t letters = 0, upper = 0;
+	int ascii = 1;
+	int joinmask;
+	size_t toff, aoff;
+	const struct norm_buf *src;
+
+	while (a < e && r[a].cls == NC_ZW)
+		a++;
+	while (e > a && r[e - 1].cls == NC_ZW)
+		e--;
+	if (a >= e)
+		return;
+	joinmask = norm_joined_mask(r, a, e);
+
+	b->fold.len = 0;
+	for (size_t k = a; k < e; k++) {
+		gunichar c = r[k].c;
+
+		switch (r[k].cls) {
+		case NC_ZW:
+			flags |= NORM_TOK_OBFUSCATED;
+			continue;
+		case NC_ALPHA:
+			letters++;
+			upper += r[k].up;
+			break;
+		case NC_DIGIT:
+			if (leet && r[k].leet) {
+				c = r[k].leet;
+				flags |= NORM_TOK_OBFUSCATED;
+			}
+			break;
+		case NC_SYM:
+			if (!leet || !r[k].leet)
+				continue;
+			c = r[k].leet;
+			flags |= NORM_TOK_OBFUSCATED;
+			break;
+		case NC_MASK:
+			flags |= NORM_TOK_OBFUSCATED;
+			if (joinmask)
+				continue;
+			c = '*';
+			flags |= NORM_TOK_MASKED;
+			break;
+		case NC_APOS:
+			c = '\'';
+			break;
+		default:
+			break;
+		}
+		if (c >= 0x80)
+			ascii = 0;
+		norm_buf_putu(&b->fold, c);
+	}
+	if (ascii) {
+		for (size_t i = 0; i < b->fold.len; i++) {
+			char ch = b->fold.s[i];
+
+			if (ch >= 'A' && ch <= 'Z')
+				b->fold.s[i] = (char)(ch + ('a' - 'A'));
+		}
+		src = &b->fold;
+	} else {
+		b->fold2.len = 0;
+		norm_fold_glib(b->fold.s, b->fold.len, &b->fold2);
+		src = &b->fold2;
+	}
+	if (letters >= 2 && upper == letters)
+		flags |= NORM_TOK_UPPER;
+	if (e - a == 1 && r[a].cls == NC_ALPHA)
+		flags |= NORM_TOK_P_SINGLE | (r[a].up ? NORM_TOK_P_UP1 : 0);
+	if (!norm_finish(b, src->s, src->len, &toff, &aoff, &flags))
+		return;
+	norm_push(b, r[a].off, r[e - 1].off + r[e - 1].len, toff, aoff, flags);
+}
+
+/* norm_is_email_at - is r[k] the '@' of user@example.org? */
+static int
+norm_is_email_at(const struct norm_build *b, size_t a, size_t e)
+{
+	size_t after = b->r[e - 1].off + b->r[e - 1].len;
+	int at = 0;
+
+	for (size_t k = a + 1; k < e; k++)
+		at |= b->r[k].c == '@';
+	return at && after + 1 < b->in_len && b->in[after] == '.' &&
+	       g_ascii_isalnum(b->in[after + 1]);
+}
+
+/*
+ * norm_leet_ok - should digits and @$| in r[a..e) be read as letters?
+ * Yes when the word has letters, every disguise maps to a letter, there
+ * are not many more disguises than letters, and some disguise sits among
+ * the letters or is a symbol at the edge (@ss, a$$).  A digit group only
+ * before or after the letters is a model number or unit (4g, mp3, 24h).
+ */
+static int
+norm_leet_ok(const struct norm_build *b, size_t a, size_t e)
+{
+	const struct norm_rchar *r = b->r;
+	size_t letters = 0, disguises = 0;
+	size_t first = e, last = e;
+	int inner = 0, edge_digit = 0, edge_sym = 0;
+
+	for (size_t k = a; k < e; k++) {
+		if (r[k].cls == NC_ALPHA) {
+			letters++;
+			if (first == e)
+				first = k;
+			last = k;
+		} else if (r[k].cls == NC_DIGIT || r[k].cls == NC_SYM) {
+			if (!r[k].leet)
+				return 0;
+			disguises++;
+		}
+	}
+	if (letters == 0 || disguises == 0 || disguises > letters + 1)
+		return 0;
+	if (norm_is_email_at(b, a, e))
+		return 0;
+	for (size_t k = a; k < e; k++) {
+		int disguise = r[k].cls == NC_DIGIT || r[k].cls == NC_SYM;
+
+		if (!disguise)
+			continue;
+		if (k > first && k < last)
+			inner = 1;
+		else if (r[k].cls == NC_DIGIT)
+			edge_digit = 1;
+		else
+			edge_sym = 1;
+	}
+	if (inner)
+		return 1;
+	return edge_sym && !edge_digit;
+}
+
+/* norm_segment - one cut of the raw run: decide leet, split on symbols */
+static void
+norm_segment(struct norm_build *b, size_t a, size_t e)
+{
+	const struct norm_rchar *r = b->r;
+	size_t letters = 0, disguises = 0;
+	int syms = 0;
+	int leet;
+
+	while (a < e && r[a].cls == NC_ZW)
+		a++;
+	while (e > a && r[e - 1].cls == NC_ZW)
+		e--;
+	if (a >= e)
+		return;
+	for (size_t k = a; k < e; k++) {
+		letters += r[k].cls == NC_ALPHA;
+		disguises += r[k].cls == NC_DIGIT || r[k].cls == NC_SYM;
+		syms |= r[k].cls == NC_SYM;
+	}
+	/* "@support" is a handle; "@ss" is a word. */
+	if (r[a].c == '@' && disguises == 1 && letters > NORM_MAX_AT_STUB) {
+		norm_sep(b, '@');
+		a++;
+		syms = 0;
+	}
+	leet = norm_leet_ok(b, a, e);
+	if (leet || !syms) {
+		norm_piece(b, a, e, leet);
+		return;
+	}
+	/* Not leet: the symbols are separators ("$19", "US$100", "a|b"). */
+	for (size_t k = a, s = a; k <= e && !b->stop; k++) {
+		if (k < e && r[k].cls != NC_SYM)
+			continue;
+		if (k > s)
+			norm_piece(b, s, k, 0);
+		if (k < e)
+			norm_sep(b, r[k].c);
+		s = k + 1;
+	}
+}
+
+/* norm_is_wordy - a letter or digit-ish neighbour of a mask or apostrophe */
+static int
+norm_is_wordy(const struct norm_rchar *r, int digits_too)
+{
+	return r->cls == NC_ALPHA || r->cls == NC_MARK ||
+	       (digits_too && r->cls == NC_DIGIT);
+}
+
+/*
+ * norm_bang_mask - is the '!' (or '#', '%') run r[k..j) a hidden letter?
+ * Sloppy typing drops the space after '!' ("idiot!you", "thanks!Bob"), so
+ * unlike '*' it masks only when one side is a stub of NORM_MAX_MASK_STUB
+ * letters or fewer (sh!t, f!ck, b!tch, bullsh!t).  The scans stop after
+ * NORM_MAX_MASK_STUB + 1 letters, so a run costs O(1).
+ */
+static int
+norm_bang_mask(const struct norm_rchar *r, size_t rn, size_t s, size_t k,
+	       size_t j)
+{
+	size_t left = 0, right = 0;
+
+	/* "Hi!!!Bob" is excitement; a hidden letter is one '!'. */
+	for (size_t m = k; m < j; m++) {
+		if (r[m].c == '!' && j - k > 1)
+			return 0;
+	}
+	while (k > s && r[k - 1].cls == NC_ALPHA &&
+	       left <= NORM_MAX_MASK_STUB) {
+		left++;
+		k--;
+	}
+	for (; j < rn && r[j].cls == NC_ALPHA && right <= NORM_MAX_MASK_STUB;
+	     j++)
+		right++;
+	return left <= NORM_MAX_MASK_STUB || right <= NORM_MAX_MASK_STUB;
+}
+
+/*
+ * norm_run - cut a raw run at the masks and apostrophes that are
+ * punctuation, and hand each cut to norm_segment().
+ */
+static void
+norm_run(struct norm_build *b)
+{
+	const struct norm_rchar *r = b->r;
+	size_t rn = b->rn;
+	size_t s = 0;
+	size_t k = 0;
+
+	while (k < rn && !b->stop) {
+		size_t j = k;
+		int all_mask = 1, all_star = 1, inner = 0;
+		const struct norm_rchar *prev, *next;
+
+		if (r[k].cls != NC_MASK && r[k].cls != NC_APOS) {
+			k++;
+			continue;
+		}
+		while (j < rn && (r[j].cls == NC_MASK || r[j].cls == NC_APOS)) {
+			all_mask &= r[j].cls == NC_MASK;
+			all_star &= r[j].c == '*';
+			j++;
+		}
+		prev = k > s ? &r[k - 1] : NULL;
+		next = j < rn ? &r[j] : NULL;
+		if (all_mask && j - k <= NORM_MAX_MASK_RUN && prev &&
+		    norm_is_wordy(prev, 0)) {
+			if (next && norm_is_wordy(next, 0)) {
+				/* f*ck, sh!t, a**hole; not idiot!you */
+				inner =
+				    all_star || norm_bang_mask(r, rn, s, k, j);
+			} else if (next == NULL && all_star && r[0].c != '*') {
+				/* f***, sh** but not *emphasis* or free* */
+				size_t stub = 0;
+
+				for (size_t m = s; m < k; m++)
+					stub += r[m].cls == NC_ALPHA;
+				inner =
+				    stub <= NORM_MAX_MASK_STUB && stub == k - s;
+			}
+		} else if (!all_mask && j - k == 1 && prev && next &&
+			   norm_is_wordy(prev, 1) && norm_is_wordy(next, 1)) {
+			inner = 1; /* don't, 90's */
+		}
+		if (inner) {
+			k = j;
+			continue;
+		}
+		norm_segment(b, s, k);
+		for (size_t m = k; m < j && !b->stop; m++)
+			norm_sep(b, r[m].c);
+		s = k = j;
+	}
+	if (!b->stop)
+		norm_segment(b, s, rn);
+	b->rn = 0;
+}
+
+/* norm_add - one character to the raw run */
+static void
+norm_add(struct norm_build *b, gunichar c, size_t off, size_t len,
+	 unsigned char cls)
+{
+	struct norm_rchar *rc;
+
+	if (b->rn == b->rcap) {
+		b->rcap = b->rcap ? b->rcap * 2 : 64;
+		b->r = g_renew(struct norm_rchar, b->r, b->rcap);
+	}
+	rc = &b->r[b->rn++];
+	rc->c = c;
+	rc->off = off;
+	rc->len = (unsigned char)len;
+	rc->cls = cls;
+	rc->up = 0;
+	rc->leet = 0;
+	if (cls == NC_ALPHA)
+		rc->up = c < 0x80
+			     ? (c >= 'A' && c <= 'Z')
+			     : (g_unichar_isupper(c) || g_unichar_istitle(c));
+	else if (cls == NC_DIGIT || cls == NC_SYM)
+		rc->leet = norm_leet_of(c);
+}
+
+/* norm_text - tokenize and normalize a text */
+struct norm *
+norm_text(const char *utf8, size_t len, size_t max_tokens)
+{
+	struct norm_build b = {0};
+	struct norm *n = g_new0(struct norm, 1);
+	const char *p = utf8;
+	const char *end;
+	size_t total = 0;
+	char *out;
+
+	if (utf8 == NULL)
+		len = 0;
+	end = utf8 + len;
+	b.in = utf8;
+	b.in_len = len;
+	b.n = n;
+	b.max_tokens = max_tokens ? max_tokens : NORM_DEF_MAX_TOKENS;
+	b.sent_pending = 1;
+
+	/*
+	 * Size the arrays once from the input: English averages a token per
+	 * 5-6 bytes and the texts take about the input's bytes.  Growing by
+	 * doubling instead costs a copy and fresh page faults per step,
+	 * which dominated the profile on 16 KB messages.
+	 */
+	b.cap = MIN(len / NORM_EST_BYTES_PER_TOKEN, b.max_tokens) + 16;
+	n->tok = g_new(struct norm_token, b.cap);
+	b.toff = g_new(size_t, b.cap);
+	b.aoff = g_new(size_t, b.cap);
+	norm_buf_reserve(&b.pool, len + len / 8 + 64);
+
+	while (p < end && !b.stop) {
+		size_t clen;
+		gunichar c = norm_decode(p, end, &clen);
+		unsigned char cls = norm_class(c);
+
+		if (cls != NC_SEP) {
+			/* Zero-width outside a word is just invisible. */
+			if (cls != NC_ZW || b.rn > 0)
+				norm_add(&b, c, p - utf8, clen, cls);
+		} else {
+			if (b.rn > 0)
+				norm_run(&b);
+			if (!b.stop)
+				norm_sep(&b, c);
+		}
+		p += clen;
+	}
+	if (b.rn > 0 && !b.stop)
+		norm_run(&b);
+	norm_close_run(&b);
+
+	for (size_t i = 0; i < n->n; i++) {
+		n->tok[i].text = b.pool.s + b.toff[i];
+		n->tok[i].alt =
+		    b.aoff[i] == SIZE_MAX ? NULL : b.pool.s + b.aoff[i];
+		n->tok[i].flags &= NORM_TOK_PUBLIC;
+		total += strlen(n->tok[i].text) + 1;
+	}
+	n->pool = b.pool.s;
+	n->joined = out = g_malloc(total + 1);
+	n->joined_off = g_new(size_t, n->n + 1);
+	for (size_t i = 0; i < n->n; i++) {
+		size_t l = strlen(n->tok[i].text);
+
+		if (i > 0)
+			*out++ = ' ';
+		n->joined_off[i] = out - n->joined;
+		memcpy(out, n->tok[i].text, l);
+		out += l;
+	}
+	*out = '\0';
+
+	g_free(b.toff);
+	g_free(b.aoff);
+	g_free(b.fold.s);
+	g_free(b.fold2.s);
+	g_free(b.alt.s);
+	g_free(b.r);
+	return n;
+}
+
+/* norm_free - release a norm; returns NULL */
+struct norm *
+norm_free(struct norm *n)
+{
+	if (n == NULL)
+		return NULL;
+	g_free(n->tok);
+	g_free(n->joined);
+	g_free(n->joined_off);
+	g_free(n->pool);
+	g_free(n);
+	return NULL;
+}
+
+/* norm_word - one rule word through the same pipeline */
+char *
+norm_word(const char *utf8)
+{
+	struct norm *n;
+	char *w = NULL;
+
+	if (utf8 == NULL)
+		return NULL;
+	n = norm_text(utf8, strlen(utf8), 0);
+	if (n->n > 0)
+		w = g_strdup(n->joined);
+	norm_free(n);
+	return w;
+}
+
+/* norm_shout_word - close a word: count it if long enough */
+static void
+norm_shout_word(struct norm_shout *out, size_t *letters, size_t *upper)
+{
+	if (*letters >= NORM_SHOUT_MIN_LETTERS) {
+		out->letters += *letters;
+		out->upper += *upper;
+		out->words++;
+		if (*upper == *letters)
+			out->caps_words++;
+	}
+	*letters = 0;
+	*upper = 0;
+}
+
+/* norm_shout_run - close a run of '!' and '?' */
+static void
+norm_shout_run(struct norm_shout *out, unsigned *len, int *bang)
+{
+	if (*bang && *len > out->longest_bang)
+		out->longest_bang = *len;
+	if (*len >= NORM_SHOUT_MIN_RUN) {
+		if (*bang)
+			out->bang_runs++;
+		else
+			out->question_runs++;
+	}
+	*len = 0;
+	*bang = 0;
+}
+
+/* norm_shouting - capitals and !!!/??? metrics of a text */
+void
+norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
+{
+	const char *p = utf8;
+	const char *end;
+	size_t wl = 0, wu = 0;
+	unsigned run = 0;
+	int bang = 0;
+	int line_start = 1; /* only blanks so far on this line */
+	int quoted = 0;     /* this line starts with '>' */
+
+	memset(out, 0, sizeof(*out));
+	if (utf8 == NULL)
+		return;
+	end = utf8 + len;
+	while (p < end) {
+		size_t clen;
+		gunichar c = norm_decode(p, end, &clen);
+		unsigned char cls = norm_class(c);
+
+		p += clen;
+		if (c == '\n') {
+			norm_shout_word(out, &wl, &wu);
+			norm_shout_run(out, &run, &bang);
+			line_start = 1;
+			quoted = 0;
+			continue;
+		}
+		if (line_start && (c == ' ' || c == '\t' || c == '\r'))
+			continue;
+		if (line_start && c == '>')
+			quoted = 1;
+		line_start = 0;
+		if (quoted)
+			continue;
+
+		if (c == '!' || c == '?' || c == 0xFF01 || c == 0xFF1F) {
+			run++;
+			bang |= c == '!' || c == 0xFF01;
+		} else {
+			norm_shout_run(out, &run, &bang);
+		}
+		if (cls == NC_ALPHA) {
+			wl++;
+			wu += c < 0x80 ? (c >= 'A' && c <= 'Z')
+				       : (g_unichar_isupper(c) ||
+					  g_unichar_istitle(c));
+		} else if (cls != NC_MARK && cls != NC_DIGIT &&
+			   cls != NC_APOS && cls != NC_ZW) {
+			norm_shout_word(out, &wl, &wu);
+		}
+	}
+	norm_shout_word(out, &wl, &wu);
+	norm_shout_run(out, &run, &bang);
+	out->ratio = out->letters ? (double)out->upper / out->letters : 0.0;
 }

@@ -55,27 +55,28 @@
  */
 #define NORM_DEF_MAX_TOKENS 200000
 
-#define NORM_TOK_UPPER 0x01	 /* all letters capitals, >= 2 letters */
-#define NORM_TOK_OBFUSCATED 0x02 /* leet, separators, masks, stretching,
+#define NORM_TOK_UPPER 0x01 /* all letters capitals, >= 2 letters */
+#define NORM_TOK_OBFUSCATED                                                    \
+	0x02                     /* leet, separators, masks, stretching,       \
 				    homoglyphs or zero-width were undone */
-#define NORM_TOK_MASKED 0x04	 /* text has '*' for one hidden letter each */
+#define NORM_TOK_MASKED 0x04     /* text has '*' for one hidden letter each */
 #define NORM_TOK_SENT_START 0x08 /* first of a sentence or paragraph */
-#define NORM_TOK_QUOTED 0x10	 /* inside "..." or “...” in the original */
+#define NORM_TOK_QUOTED 0x10     /* inside "..." or “...” in the original */
 
 struct norm_token {
 	const char *text;  /* normalized form, NUL-terminated (in the pool) */
 	const char *alt;   /* two-letter form when stretched, else NULL */
 	size_t start, end; /* byte offsets of the token in the ORIGINAL */
-	unsigned flags;	   /* NORM_TOK_* */
+	unsigned flags;    /* NORM_TOK_* */
 };
 
 struct norm {
 	struct norm_token *tok;
 	size_t n;
-	char *joined;	    /* token texts joined by single spaces */
+	char *joined;       /* token texts joined by single spaces */
 	size_t *joined_off; /* joined_off[i] = offset of token i in joined */
-	int truncated;	    /* max_tokens reached, the rest was not read */
-	char *pool;	    /* private: storage of every text and alt */
+	int truncated;      /* max_tokens reached, the rest was not read */
+	char *pool;         /* private: storage of every text and alt */
 };
 
 /*
@@ -102,17 +103,17 @@ char *norm_word(const char *utf8);
  * are quoted mail and skipped.
  */
 #define NORM_SHOUT_MIN_LETTERS 4 /* "THIS IS NOT OK" is shouting at 4 */
-#define NORM_SHOUT_MIN_RUN 3	 /* "!!" is emphasis, "!!!" is a rant */
+#define NORM_SHOUT_MIN_RUN 3     /* "!!" is emphasis, "!!!" is a rant */
 
 struct norm_shout {
-	size_t letters;		/* letters in counted words */
-	size_t upper;		/* of which capitals */
-	double ratio;		/* upper / letters, 0 when no letters */
-	size_t caps_words;	/* counted words all in capitals */
-	size_t words;		/* counted words */
-	unsigned bang_runs;	/* runs of 3+ of '!' and '?' with a '!' */
+	size_t letters;         /* letters in counted words */
+	size_t upper;           /* of which capitals */
+	double ratio;           /* upper / letters, 0 when no letters */
+	size_t caps_words;      /* counted words all in capitals */
+	size_t words;           /* counted words */
+	unsigned bang_runs;     /* runs of 3+ of '!' and '?' with a '!' */
 	unsigned question_runs; /* runs of 3+ '?' only */
-	unsigned longest_bang;	/* longest '!'/'?' run holding a '!' */
+	unsigned longest_bang;  /* longest '!'/'?' run holding a '!' */
 };
 
 void norm_shouting(const char *utf8, size_t len, struct norm_shout *out);

@@ -71,6 +71,8 @@
 
 /* A stem shorter than this would match a good share of the dictionary. */
 #define RULES_MIN_STEM 2
+/* Stems are indexed by length in the bits of one unsigned long. */
+#define RULES_MAX_STEM_BYTES 63
 /* Gaps are for a few filler words; wider ones turn a phrase into a bag. */
 #define RULES_MAX_GAP 8
 /* Longer "phrases" are sentences; they belong in a regex or examples. */
@@ -116,11 +118,12 @@ enum rules_kind {
 #define RULES_SHOUT_BANG 0x08
 #define RULES_SHOUT_QUESTION 0x10
 
+/* Strings point into rule_set.strings. */
 struct rules_rule {
-	const char *name;
-	const char *category; /* "" for an uncategorized "__" rule */
-	const char *describe;
-	const char *file;
+	char *name;
+	char *category; /* "" for an uncategorized "__" rule */
+	char *describe;
+	char *file;
 	int line;
 	double score;
 	enum rules_kind kind;
@@ -129,7 +132,7 @@ struct rules_rule {
 	int all_spans;	   /* a near rule needs every span, not the first */
 	unsigned negation; /* words searched back for a negator */
 	pcre2_code *re;
-	const char *header;
+	char *header;
 	unsigned near[2];
 	unsigned within;
 	unsigned *all, n_all, *any, n_any, *none, n_none;
@@ -142,7 +145,7 @@ struct rules_rule {
 
 /* One word of a phrase; gap_min..gap_max tokens are skipped before it. */
 struct rules_word {
-	const char *text;
+	char *text;
 	unsigned len;	/* bytes */
 	unsigned chars; /* characters, for masked tokens */
 	unsigned char prefix;
@@ -189,6 +192,13 @@ struct rule_set {
 	size_t ncategories;
 	pcre2_match_context *mctx;
 };
+
+/* rules_pair - the first two bytes of a word, to test rule_set.prefix_pair */
+static inline unsigned
+rules_pair(const char *s)
+{
+	return ((unsigned)(unsigned char)s[0] << 8) | (unsigned char)s[1];
+}
 
 unsigned rules_hash(const char *s, size_t len);
 const struct rules_hent *rules_lookup(const struct rules_htab *t,

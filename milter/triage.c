@@ -3,7 +3,8 @@
  *
  * The pipeline of DESIGN.md, in one direction: parse (message.c), split
  * new text from quotes and signature (quote.c), measure (textstat.c),
- * decide (verdict.c), write headers (xheaders.c).  No libmilter, no
+ * normalize (normalize.c) and match the rules (classify.c) on the subject
+ * and the new text, decide (verdict.c), write headers (xheaders.c).  No libmilter, no
  * logging, no global state besides the library initialisation: the
  * daemon, -t, the tests and the fuzzers get the same answer.
  *
@@ -16,8 +17,11 @@
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 
+#include "classify.h"
 #include "message.h"
+#include "normalize.h"
 #include "quote.h"
+#include "rules.h"
 #include "textstat.h"
 #include "triage.h"
 #include "verdict.h"
@@ -55,6 +59,113 @@ triage_fail(struct triage_result *res, const char *fmt, ...)
 	va_start(ap, fmt);
 	res->error = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+}
+
+/* Quotes in explanations: enough to recognise the words, no more. */
+#define TRIAGE_MAX_QUOTE 120
+
+/* triage_headers - decoded header values for header rules, cached */
+struct triage_headers {
+	GMimeObject *obj;
+	GHashTable *cache;
+};
+
+/* triage_header - decoded value of header name, or NULL */
+static const char *
+triage_header(void *ctx, const char *name)
+{
+	struct triage_headers *th = ctx;
+	const char *raw;
+	char *v;
+
+	if (th->obj == NULL)
+		return NULL;
+	if (g_hash_table_contains(th->cache, name))
+		return g_hash_table_lookup(th->cache, name);
+	raw = g_mime_object_get_header(th->obj, name);
+	v = raw ? g_mime_utils_header_decode_text(NULL, raw) : NULL;
+	g_hash_table_insert(th->cache, g_strdup(name), v);
+	return v;
+}
+
+/* triage_quote - the customer's words of a hit, one line, bounded */
+static char *
+triage_quote(const char *text, size_t start, size_t end)
+{
+	GString *q = g_string_new(NULL);
+	char *valid;
+	const char *p;
+
+	if (end > start + TRIAGE_MAX_QUOTE) {
+		end = start + TRIAGE_MAX_QUOTE;
+		/* back to a character boundary */
+		while (end > start && (text[end] & 0xc0) == 0x80)
+			end--;
+	}
+	valid = g_utf8_make_valid(text + start, (gssize)(end - start));
+	for (p = valid; *p; p++)
+		g_string_append_c(q, (*p == '\n' || *p == '\r' || *p == '\t')
+					     ? ' '
+					     : *p);
+	g_free(valid);
+	return g_string_free(q, FALSE);
+}
+
+/* triage_classify - match the rules on subject + new text */
+static void
+triage_classify(const struct triage_config *cf, struct message *m,
+		const GString *fresh, struct triage_result *res)
+{
+	GString *text = g_string_new(NULL);
+	struct triage_headers th = {0};
+	struct classify_input in = {0};
+	struct classify_result out = {0};
+	struct norm_shout shout;
+	struct norm *norm;
+	size_t body_off;
+
+	/* the subject is its own paragraph: phrases never run into it */
+	if (m->subject != NULL && *m->subject != '\0')
+		g_string_append_printf(text, "%s\n\n", m->subject);
+	body_off = text->len;
+	g_string_append_len(text, fresh->str, (gssize)fresh->len);
+	norm = norm_text(text->str, text->len, NORM_DEF_MAX_TOKENS);
+	norm_shouting(fresh->str, fresh->len, &shout);
+	th.obj = m->mime;
+	th.cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					 g_free);
+	in.text = text->str;
+	in.len = text->len;
+	in.norm = norm;
+	in.shout = &shout;
+	in.header = triage_header;
+	in.header_ctx = &th;
+	classify_run(cf->rules, &in, &out);
+	res->hits = g_new0(struct triage_hit, out.n ? out.n : 1);
+	for (size_t i = 0; i < out.n; i++) {
+		const struct classify_hit *h = &out.hits[i];
+		struct triage_hit *t = &res->hits[res->n_hits++];
+
+		t->rule = g_strdup(h->rule);
+		t->category = g_strdup(h->category);
+		t->score = h->score;
+		t->describe = g_strdup(h->describe);
+		t->file = g_strdup(h->file);
+		t->line = h->line;
+		if (h->end > h->start) {
+			t->quote = triage_quote(text->str, h->start, h->end);
+			t->in_subject = h->start < body_off;
+			t->start = t->in_subject ? h->start
+						 : h->start - body_off;
+			t->end = h->end < body_off ? h->end : h->end - body_off;
+		}
+	}
+	if (norm->truncated)
+		res->limited = 1;
+	classify_result_clear(&out);
+	norm_free(norm);
+	g_hash_table_destroy(th.cache);
+	g_string_free(text, TRUE);
 }
 
 /* triage_run - analyse one message; never NULL */
@@ -97,15 +208,19 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	res->length.paragraphs = ts.paragraphs;
 	res->length.quoted = qs.quoted;
 	res->length.signature = qs.signature;
+	if (cf->rules != NULL &&
+	    triage_elapsed_ms(start) <= (gint64)cf->scan_timeout_ms)
+		triage_classify(cf, m, qs.fresh, res);
 	quote_split_clear(&qs);
 
+	/* checked between stages: GMime and PCRE2 have their own limits */
 	if (triage_elapsed_ms(start) > (gint64)cf->scan_timeout_ms)
 		triage_fail(res, "timeout: analysis took over %u ms",
 			    cf->scan_timeout_ms);
 	if (res->error == NULL) {
-		verdict_decide(cf, &res->length, env->truncated || m->limited,
-			       &res->flags);
-		xheaders_build(res);
+		verdict_decide(cf, res,
+			       env->truncated || m->limited || res->limited);
+		xheaders_build(res, cf->rules != NULL);
 	}
 	message_free(m);
 	return res;
@@ -123,6 +238,19 @@ triage_result_free(struct triage_result *res)
 	for (size_t i = 0; i < res->n_del; i++)
 		g_free(res->del[i].name);
 	g_free(res->del);
+	for (size_t i = 0; i < res->n_scores; i++)
+		g_free(res->scores[i].category);
+	g_free(res->scores);
+	for (size_t i = 0; i < res->n_hits; i++) {
+		struct triage_hit *h = &res->hits[i];
+
+		g_free(h->rule);
+		g_free(h->category);
+		g_free(h->describe);
+		g_free(h->quote);
+		g_free(h->file);
+	}
+	g_free(res->hits);
 	g_free(res->route);
 	g_free(res->subject);
 	g_free(res->error);

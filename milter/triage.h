@@ -51,16 +51,42 @@ struct triage_delete {
 	int index;
 };
 
+/* triage_score - one category's total against its threshold */
+struct triage_score {
+	char *category;
+	double score;
+	double threshold;
+	int flagged;
+};
+
+/* triage_hit - one rule that fired, with the customer's own words */
+struct triage_hit {
+	char *rule;
+	char *category;
+	double score;
+	char *describe;
+	char *quote;	   /* the matched words as written, or NULL */
+	size_t start, end; /* byte offsets in the analysed part */
+	int in_subject;	   /* the match is in the Subject, not the body */
+	char *file;	   /* rule file and line */
+	int line;
+};
+
 /* triage_result - the verdict; free with triage_result_free() */
 struct triage_result {
 	struct strvec flags; /* "long", "truncated", ...; empty = none */
-	char *route;	     /* NULL until routes exist */
+	char *route;	     /* flagged category's route, or NULL */
+	struct triage_score *scores; /* every category, config order */
+	size_t n_scores;
+	struct triage_hit *hits; /* reported rules that fired */
+	size_t n_hits;
 	struct triage_length length;
 	unsigned n_parts;	/* MIME parts seen */
 	unsigned n_text_parts;	/* parts read as text */
 	unsigned n_attachments; /* parts skipped as attachments */
 	unsigned n_rfc822;	/* nested message/rfc822 parts */
 	int charset_fallback;	/* some text had a broken/unknown charset */
+	int limited;		/* a token limit cut the analysis */
 	char *subject;		/* decoded, UTF-8, may be NULL */
 	struct triage_delete *del; /* in the order to apply them */
 	size_t n_del;

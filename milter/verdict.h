@@ -1,9 +1,11 @@
 /*
  * verdict.h - from measurements to flags
  *
- * The one place that decides which flags a message gets.  Flags appear
- * in X-Triage-Flags in a fixed order (the order of verdict_flag_order), so
- * support staff see the same string for the same verdict.
+ * The one place that decides which flags a message gets: rule hits are
+ * summed per category, a category at or above its threshold sets its flag,
+ * and the flagged category with the highest priority names the route.
+ * Flags are sorted by name, so support staff see the same string for the
+ * same verdict.
  */
 #ifndef TRIAGE_VERDICT_H
 #define TRIAGE_VERDICT_H
@@ -15,8 +17,7 @@
 #define VERDICT_FLAG_LONG "long"
 #define VERDICT_FLAG_TRUNCATED "truncated"
 
-void verdict_decide(const struct triage_config *cf,
-		    const struct triage_length *len, int truncated,
-		    struct strvec *flags);
+void verdict_decide(const struct triage_config *cf, struct triage_result *res,
+		    int truncated);
 
 #endif

@@ -74,9 +74,47 @@ xheaders_add(struct triage_result *res, const char *name, const char *value)
 			 xheaders_sanitize(value, XHEADERS_MAX_VALUE));
 }
 
+/* xheaders_scores - "abusive=7.0/5.0 profanity=0.0/5.0 ..." */
+static char *
+xheaders_scores(const struct triage_result *res)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t i = 0; i < res->n_scores; i++)
+		g_string_append_printf(s, "%s%s=%.1f/%.1f", i ? " " : "",
+				       res->scores[i].category,
+				       res->scores[i].score,
+				       res->scores[i].threshold);
+	return g_string_free(s, FALSE);
+}
+
+/* xheaders_rules - "LEGAL_SUE(4.0) ...", whole entries, bounded */
+static char *
+xheaders_rules(const struct triage_result *res)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t i = 0; i < res->n_hits; i++) {
+		char *e = g_strdup_printf("%s%s(%.1f)", i ? " " : "",
+					  res->hits[i].rule,
+					  res->hits[i].score);
+
+		if (s->len + strlen(e) + 4 > XHEADERS_MAX_VALUE) {
+			g_string_append(s, " ...");
+			g_free(e);
+			break;
+		}
+		g_string_append(s, e);
+		g_free(e);
+	}
+	if (s->len == 0)
+		g_string_append(s, "none");
+	return g_string_free(s, FALSE);
+}
+
 /* xheaders_build - the headers for this verdict, in a fixed order */
 void
-xheaders_build(struct triage_result *res)
+xheaders_build(struct triage_result *res, int with_rules)
 {
 	char *flags = res->flags.n ? strvec_join(&res->flags, ", ")
 				   : g_strdup("none");
@@ -88,6 +126,15 @@ xheaders_build(struct triage_result *res)
 	xheaders_add(res, "X-Triage-Flags", flags);
 	if (res->route != NULL)
 		xheaders_add(res, "X-Triage-Route", res->route);
+	if (with_rules) {
+		char *scores = xheaders_scores(res);
+		char *rules = xheaders_rules(res);
+
+		xheaders_add(res, "X-Triage-Score", scores);
+		xheaders_add(res, "X-Triage-Rules", rules);
+		g_free(scores);
+		g_free(rules);
+	}
 	xheaders_add(res, "X-Triage-Length", length);
 	xheaders_add(res, "X-Triage-Version", TRIAGE_VERSION_STRING);
 	g_free(flags);

@@ -210,13 +210,14 @@ t_tmpdir()
 # ---- processes --------------------------------------------------------
 
 # t_alive - is this PID still running (and not a zombie we own)?
+# Reads /proc rather than ps(1): procps is not on a minimal Debian.
 t_alive()
 {
 	local st
 	kill -0 "$1" 2>/dev/null || return 1
-	st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
 	case $st in
-	Z*) return 1 ;;
+	Z* | X* | "") return 1 ;;
 	esac
 	return 0
 }

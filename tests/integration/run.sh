@@ -226,7 +226,7 @@ if command -v valgrind >/dev/null 2>&1; then
 	T_MILTER_WRAPPER="valgrind --quiet --error-exitcode=66 --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite --track-fds=no --log-file=$T/valgrind.log"
 	if t_milter_start; then
 		t_match "valgrind: the daemon runs under memcheck" '^memcheck' \
-			"$(ps -o comm= -p "$MILTER_PID" || true)"
+			"$(cat "/proc/$MILTER_PID/comm" 2>/dev/null || true)"
 		run_lua abort -D plain="$plain"
 		rc=0
 		t_milter_stop || rc=$?

@@ -75,7 +75,7 @@ START_TEST(test_build)
 	res.length.words = 12;
 	res.length.paragraphs = 3;
 	res.length.quoted = 456;
-	xheaders_build(&res);
+	xheaders_build(&res, 0);
 	ck_assert_uint_eq(res.add_names.n, 3);
 	ck_assert_str_eq(res.add_names.v[0], "X-Triage-Flags");
 	ck_assert_str_eq(res.add_values.v[0], "none");
@@ -90,7 +90,7 @@ START_TEST(test_build)
 	strvec_push(&res.flags, "long");
 	strvec_push(&res.flags, "truncated");
 	res.route = g_strdup("legal\r\nBcc: x");
-	xheaders_build(&res);
+	xheaders_build(&res, 0);
 	ck_assert_str_eq(res.add_values.v[0], "long, truncated");
 	ck_assert_str_eq(res.add_names.v[1], "X-Triage-Route");
 	ck_assert_str_eq(res.add_values.v[1], "legal  Bcc: x");
