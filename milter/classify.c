@@ -35,37 +35,36 @@ struct classify_state {
 	size_t ntok;
 	unsigned char *fired;
 	struct classify_span *first; /* first match of each fired rule */
-	GArray **spans;		     /* every match, for near operands */
-	unsigned *sent;		     /* sentence number of each token */
+	GArray **spans;              /* every match, for near operands */
+	unsigned *sent;              /* sentence number of each token */
 	pcre2_match_data *md;
 	unsigned budget;
 };
 
 /* Words that negate what follows within a few words. */
 static const char *const classify_negators[] = {
-	"not",	    "no",	 "never",    "nor",	 "neither",
-	"without",  "cannot",	 "don't",    "dont",	 "won't",
-	"wont",	    "wouldn't",	 "wouldnt",  "can't",	 "cant",
-	"isn't",    "isnt",	 "aren't",   "arent",	 "wasn't",
-	"wasnt",    "weren't",	 "werent",   "doesn't",	 "doesnt",
-	"didn't",   "didnt",	 "shouldn't", "shouldnt", "couldn't",
-	"couldnt",  "haven't",	 "havent",   "hasn't",	 "hasnt",
-	"hadn't",   "hadnt",	 "ain't",    "aint",	 "mustn't",
-	"needn't",  "shan't",	 "nobody",   "nothing",	 "none",
+    "not",     "no",      "never",  "nor",       "neither",  "without",
+    "cannot",  "don't",   "dont",   "won't",     "wont",     "wouldn't",
+    "wouldnt", "can't",   "cant",   "isn't",     "isnt",     "aren't",
+    "arent",   "wasn't",  "wasnt",  "weren't",   "werent",   "doesn't",
+    "doesnt",  "didn't",  "didnt",  "shouldn't", "shouldnt", "couldn't",
+    "couldnt", "haven't", "havent", "hasn't",    "hasnt",    "hadn't",
+    "hadnt",   "ain't",   "aint",   "mustn't",   "needn't",  "shan't",
+    "nobody",  "nothing", "none",
 };
 
 /* Words between a negator and a match that end the negator's reach:
  * "not hesitate to sue", "not only ... sue", "don't pay, otherwise". */
 static const char *const classify_breakers[] = {
-	"hesitate", "hesitation", "hesitating", "only",	  "just",
-	"but",	    "until",	  "till",	"unless", "otherwise",
-	"else",	    "then",	  "if",		"longer", "stop",
-	"wait",	    "rest",	  "because",	"so",	  "instead",
+    "hesitate", "hesitation", "hesitating", "only",   "just",
+    "but",      "until",      "till",       "unless", "otherwise",
+    "else",     "then",       "if",         "longer", "stop",
+    "wait",     "rest",       "because",    "so",     "instead",
 };
 
 /* Subjects that make "and"/"or" start a new clause ("... or I sue"). */
 static const char *const classify_subjects[] = {
-	"i", "we", "you", "i'll", "ill", "we'll", "i'm", "im", "they", "he", "she",
+    "i", "we", "you", "i'll", "ill", "we'll", "i'm", "im", "they", "he", "she",
 };
 
 /* classify_in - is word one of list? */
@@ -152,8 +151,7 @@ classify_next(const char *p)
 /* classify_masked_eq - masked token vs word, '*' standing for one char;
  * whole: the token must have as many characters as the word */
 static int
-classify_masked_eq(const char *tok, const char *word, unsigned chars,
-		   int whole)
+classify_masked_eq(const char *tok, const char *word, unsigned chars, int whole)
 {
 	/* "****" would match any word: the first letter must show */
 	if (*tok == '*')
@@ -248,7 +246,8 @@ classify_phrases(struct classify_state *st, const struct rules_hent *e,
 	const struct rule_set *rs = st->rs;
 
 	for (unsigned k = 0; k < e->npost; k++) {
-		const struct rules_phrase *p = &rs->phrase[rs->post[e->post + k]];
+		const struct rules_phrase *p =
+		    &rs->phrase[rs->post[e->post + k]];
 		const struct rules_rule *r = &rs->rule[p->rule];
 		long last;
 
@@ -272,13 +271,15 @@ classify_masked(struct classify_state *st, size_t i)
 	for (size_t k = 0; rs->exact.ent && k <= rs->exact.mask; k++) {
 		const struct rules_hent *e = &rs->exact.ent[k];
 
-		if (e->key != NULL && classify_masked_eq(text, e->key, e->chars, 1))
+		if (e->key != NULL &&
+		    classify_masked_eq(text, e->key, e->chars, 1))
 			classify_phrases(st, e, i);
 	}
 	for (size_t k = 0; rs->prefix.ent && k <= rs->prefix.mask; k++) {
 		const struct rules_hent *e = &rs->prefix.ent[k];
 
-		if (e->key != NULL && classify_masked_eq(text, e->key, e->chars, 0))
+		if (e->key != NULL &&
+		    classify_masked_eq(text, e->key, e->chars, 0))
 			classify_phrases(st, e, i);
 	}
 }
@@ -289,18 +290,18 @@ classify_stems(struct classify_state *st, const char *word, size_t i)
 {
 	const struct rule_set *rs = st->rs;
 	size_t len = strlen(word);
-	unsigned pair;
+	unsigned long lens;
 
 	if (len < 2)
 		return;
-	pair = rules_pair(word);
-	if (!(rs->prefix_pair[pair >> 3] & (1u << (pair & 7))))
-		return;
-	for (size_t l = 2; l <= len && l <= RULES_MAX_STEM_BYTES; l++) {
+	lens = rs->prefix_lens[rules_pair(word)];
+	for (size_t l = 2; lens != 0 && l <= len && l <= RULES_MAX_STEM_BYTES;
+	     l++) {
 		const struct rules_hent *e;
 
-		if (!(rs->prefix_lens & (1UL << l)))
+		if (!(lens & (1UL << l)))
 			continue;
+		lens &= ~(1UL << l);
 		e = rules_lookup(&rs->prefix, word, l, rules_hash(word, l));
 		if (e != NULL)
 			classify_phrases(st, e, i);
@@ -465,17 +466,17 @@ classify_near(struct classify_state *st, unsigned ri)
 	classify_sentences(st);
 	for (unsigned k = 0; k < B->len; k++) {
 		const struct classify_span *b =
-			&g_array_index(B, struct classify_span, k);
+		    &g_array_index(B, struct classify_span, k);
 
 		if (b->last - b->first > maxb)
 			maxb = b->last - b->first;
 	}
 	for (unsigned k = 0; k < A->len; k++) {
 		const struct classify_span *a =
-			&g_array_index(A, struct classify_span, k);
+		    &g_array_index(A, struct classify_span, k);
 		size_t from = a->first > r->within + maxb
-				      ? a->first - r->within - maxb
-				      : 0;
+				  ? a->first - r->within - maxb
+				  : 0;
 		size_t lo = 0, hi = B->len;
 
 		/* first span of B starting at or after `from` (B is sorted) */
@@ -490,7 +491,7 @@ classify_near(struct classify_state *st, unsigned ri)
 		}
 		for (size_t m = lo; m < B->len; m++) {
 			const struct classify_span *b =
-				&g_array_index(B, struct classify_span, m);
+			    &g_array_index(B, struct classify_span, m);
 			struct classify_span sp;
 			size_t dist;
 
@@ -584,7 +585,7 @@ classify_eval(const struct rule_set *rs, const struct classify_input *in,
 	for (size_t i = 0; i < rs->n; i++)
 		if (rs->rule[i].all_spans)
 			st->spans[i] = g_array_new(
-				FALSE, FALSE, sizeof(struct classify_span));
+			    FALSE, FALSE, sizeof(struct classify_span));
 	classify_scan(st);
 	for (size_t k = 0; k < rs->norder; k++) {
 		unsigned ri = rs->order[k];

@@ -29,7 +29,7 @@
 struct classify_input {
 	const char *text; /* UTF-8 text scanned (subject first, then body) */
 	size_t len;
-	const struct norm *norm; /* norm_text(text, len) */
+	const struct norm *norm;        /* norm_text(text, len) */
 	const struct norm_shout *shout; /* NULL: shout rules never fire */
 	/* decoded header value or NULL; header may be NULL */
 	const char *(*header)(void *ctx, const char *name);

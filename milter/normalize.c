@@ -344,7 +344,6 @@ norm_fold_glib(const char *s, size_t len, struct norm_buf *out)
 	char *nfkc = g_utf8_normalize(s, len, G_NORMALIZE_NFKC);
 	char *cf;
 	char *nfd;
-	char *nfc;
 	gunichar base = 0;
 	struct norm_buf tmp = {0};
 
@@ -368,7 +367,8 @@ norm_fold_glib(const char *s, size_t len, struct norm_buf *out)
 		norm_buf_putu(&tmp, c);
 	}
 	if (tmp.len > 0) {
-		nfc = g_utf8_normalize(tmp.s, tmp.len, G_NORMALIZE_NFC);
+		char *nfc = g_utf8_normalize(tmp.s, tmp.len, G_NORMALIZE_NFC);
+
 		if (nfc != NULL)
 			norm_buf_put(out, nfc, strlen(nfc));
 		g_free(nfc);

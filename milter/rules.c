@@ -48,14 +48,17 @@ struct rules_ref {
 static const char *const rules_ref_names[] = {"near", "all", "any", "not"};
 
 struct rules_build {
-	GArray *rules;	 /* struct rules_rule */
-	GArray *words;	 /* struct rules_word */
+	GArray *rules;   /* struct rules_rule */
+	GArray *words;   /* struct rules_word */
 	GArray *phrases; /* struct rules_phrase */
-	GArray *refs;	 /* struct rules_ref */
+	GArray *refs;    /* struct rules_ref */
 	GStringChunk *strings;
 	GHashTable *by_name;
 	char *error;
 };
+
+static void rules_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 /* rules_errfunc - collect libconfuse errors as "file:line: message" */
 static void
@@ -115,8 +118,11 @@ rules_line(cfg_t *sec, const char *opt)
 	return sec->line;
 }
 
+static int rules_fail(struct rules_build *b, const char *file, int line,
+		      const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* rules_fail - set the build error (the first one wins) */
-G_GNUC_PRINTF(4, 5)
 static int
 rules_fail(struct rules_build *b, const char *file, int line, const char *fmt,
 	   ...)
@@ -244,14 +250,14 @@ rules_add_phrase(struct rules_build *b, unsigned rule, const char *text)
 		if (**e == '{') {
 			if (nwords == 0 || have_gap)
 				err = g_strdup_printf(
-					"phrase \"%s\": a gap must stand "
-					"between two words",
-					text);
+				    "phrase \"%s\": a gap must stand "
+				    "between two words",
+				    text);
 			else if (rules_parse_gap(*e, &gmin, &gmax) < 0)
 				err = g_strdup_printf(
-					"phrase \"%s\": bad gap \"%s\": "
-					"expected {m,n} with m <= n <= %d",
-					text, *e, RULES_MAX_GAP);
+				    "phrase \"%s\": bad gap \"%s\": "
+				    "expected {m,n} with m <= n <= %d",
+				    text, *e, RULES_MAX_GAP);
 			have_gap = 1;
 			continue;
 		}
@@ -282,10 +288,10 @@ rules_add_phrase(struct rules_build *b, unsigned rule, const char *text)
 			    (g_utf8_strlen(*p, -1) < RULES_MIN_STEM ||
 			     strlen(*p) > RULES_MAX_STEM_BYTES)) {
 				err = g_strdup_printf(
-					"phrase \"%s\": stem of \"%s\" must "
-					"have %d to %d bytes",
-					text, *e, RULES_MIN_STEM,
-					RULES_MAX_STEM_BYTES);
+				    "phrase \"%s\": stem of \"%s\" must "
+				    "have %d to %d bytes",
+				    text, *e, RULES_MIN_STEM,
+				    RULES_MAX_STEM_BYTES);
 				break;
 			}
 			if (++nwords > RULES_MAX_PHRASE_WORDS) {
@@ -324,8 +330,8 @@ rules_add_lexicon(struct rules_build *b, unsigned rule, const char *file,
 {
 	char *dir = g_path_get_dirname(file);
 	char *path = g_path_is_absolute(name)
-			     ? g_strdup(name)
-			     : g_build_filename(dir, name, NULL);
+			 ? g_strdup(name)
+			 : g_build_filename(dir, name, NULL);
 	char *text = NULL, **lines;
 	GError *gerr = NULL;
 	int rc = 0;
@@ -483,7 +489,7 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 	old = g_hash_table_lookup(b->by_name, name);
 	if (old != NULL) {
 		const struct rules_rule *o = &g_array_index(
-			b->rules, struct rules_rule, GPOINTER_TO_UINT(old) - 1);
+		    b->rules, struct rules_rule, GPOINTER_TO_UINT(old) - 1);
 
 		return rules_fail(b, rules_file, line,
 				  "duplicate rule %s (first at %s:%d)", name,
@@ -496,7 +502,7 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 	if (cfg_size(sec, "category") > 0 &&
 	    cfg_getstr(sec, "category")[0] != '\0')
 		r.category = g_string_chunk_insert_const(
-			b->strings, cfg_getstr(sec, "category"));
+		    b->strings, cfg_getstr(sec, "category"));
 	else if (r.reported)
 		return rules_fail(b, rules_file, line,
 				  "rule %s: category is required", name);
@@ -504,9 +510,8 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 		r.category = g_string_chunk_insert_const(b->strings, "");
 	r.score = cfg_size(sec, "score") > 0 ? cfg_getfloat(sec, "score") : 1.0;
 	r.describe = g_string_chunk_insert_const(
-		b->strings, cfg_size(sec, "describe") > 0
-				    ? cfg_getstr(sec, "describe")
-				    : name);
+	    b->strings,
+	    cfg_size(sec, "describe") > 0 ? cfg_getstr(sec, "describe") : name);
 
 	if (cfg_size(sec, "phrases") > 0 || cfg_size(sec, "lexicon") > 0) {
 		kinds++;
@@ -569,14 +574,13 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 
 	/* the index is final now: phrases and references may point at it */
 	g_array_append_val(b->rules, r);
-	g_hash_table_insert(b->by_name, rname,
-			    GUINT_TO_POINTER(idx + 1));
+	g_hash_table_insert(b->by_name, rname, GUINT_TO_POINTER(idx + 1));
 
 	switch (r.kind) {
 	case RULES_KIND_PHRASE:
 		for (unsigned i = 0; i < cfg_size(sec, "phrases"); i++) {
 			char *err = rules_add_phrase(
-				b, idx, cfg_getnstr(sec, "phrases", i));
+			    b, idx, cfg_getnstr(sec, "phrases", i));
 
 			if (err != NULL) {
 				rules_fail(b, rules_file,
@@ -587,17 +591,16 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 			}
 		}
 		for (unsigned i = 0; i < cfg_size(sec, "lexicon"); i++)
-			if (rules_add_lexicon(b, idx, rules_file,
-					      rules_line(sec, "lexicon"),
-					      cfg_getnstr(sec, "lexicon", i)) <
-			    0)
+			if (rules_add_lexicon(
+				b, idx, rules_file, rules_line(sec, "lexicon"),
+				cfg_getnstr(sec, "lexicon", i)) < 0)
 				return -1;
 		break;
 	case RULES_KIND_REGEX:
 	case RULES_KIND_HEADER: {
 		char *err = NULL;
 		struct rules_rule *rp =
-			&g_array_index(b->rules, struct rules_rule, idx);
+		    &g_array_index(b->rules, struct rules_rule, idx);
 
 		rp->re = rules_compile_regex(cfg_getstr(sec, "regex"), &err);
 		if (rp->re == NULL) {
@@ -608,7 +611,7 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 		}
 		if (r.kind == RULES_KIND_HEADER)
 			rp->header = g_string_chunk_insert_const(
-				b->strings, cfg_getstr(sec, "header"));
+			    b->strings, cfg_getstr(sec, "header"));
 		break;
 	}
 	case RULES_KIND_NEAR:
@@ -633,7 +636,7 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 	}
 	{
 		struct rules_rule *rp =
-			&g_array_index(b->rules, struct rules_rule, idx);
+		    &g_array_index(b->rules, struct rules_rule, idx);
 
 		rp->examples = rules_strv(sec, "examples");
 		rp->examples_line = rules_line(sec, "examples");
@@ -648,40 +651,54 @@ static int
 rules_read_file(struct rules_build *b, const char *path)
 {
 	static const char *const opts[] = {
-		"category", "score",	"describe",	    "phrases",
-		"lexicon",  "regex",	"header",	    "near",
-		"within",   "all",	"any",		    "not",
-		"negation", "examples", "counterexamples", "shout_ratio",
-		"shout_min_letters",	"caps_words",	    "bang_runs",
-		"question_runs",
+	    "category",
+	    "score",
+	    "describe",
+	    "phrases",
+	    "lexicon",
+	    "regex",
+	    "header",
+	    "near",
+	    "within",
+	    "all",
+	    "any",
+	    "not",
+	    "negation",
+	    "examples",
+	    "counterexamples",
+	    "shout_ratio",
+	    "shout_min_letters",
+	    "caps_words",
+	    "bang_runs",
+	    "question_runs",
 	};
 	cfg_opt_t rule_opts[] = {
-		CFG_STR("category", NULL, CFGF_NODEFAULT),
-		CFG_FLOAT("score", 1.0, CFGF_NODEFAULT),
-		CFG_STR("describe", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("phrases", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("lexicon", NULL, CFGF_NODEFAULT),
-		CFG_STR("regex", NULL, CFGF_NODEFAULT),
-		CFG_STR("header", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("near", NULL, CFGF_NODEFAULT),
-		CFG_INT("within", RULES_DEF_WITHIN, CFGF_NODEFAULT),
-		CFG_STR_LIST("all", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("any", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("not", NULL, CFGF_NODEFAULT),
-		CFG_INT("negation", RULES_DEF_NEGATION, CFGF_NODEFAULT),
-		CFG_STR_LIST("examples", NULL, CFGF_NODEFAULT),
-		CFG_STR_LIST("counterexamples", NULL, CFGF_NODEFAULT),
-		CFG_FLOAT("shout_ratio", 0, CFGF_NODEFAULT),
-		CFG_INT("shout_min_letters", 0, CFGF_NODEFAULT),
-		CFG_INT("caps_words", 0, CFGF_NODEFAULT),
-		CFG_INT("bang_runs", 0, CFGF_NODEFAULT),
-		CFG_INT("question_runs", 0, CFGF_NODEFAULT),
-		CFG_END(),
+	    CFG_STR("category", NULL, CFGF_NODEFAULT),
+	    CFG_FLOAT("score", 1.0, CFGF_NODEFAULT),
+	    CFG_STR("describe", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("phrases", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("lexicon", NULL, CFGF_NODEFAULT),
+	    CFG_STR("regex", NULL, CFGF_NODEFAULT),
+	    CFG_STR("header", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("near", NULL, CFGF_NODEFAULT),
+	    CFG_INT("within", RULES_DEF_WITHIN, CFGF_NODEFAULT),
+	    CFG_STR_LIST("all", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("any", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("not", NULL, CFGF_NODEFAULT),
+	    CFG_INT("negation", RULES_DEF_NEGATION, CFGF_NODEFAULT),
+	    CFG_STR_LIST("examples", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("counterexamples", NULL, CFGF_NODEFAULT),
+	    CFG_FLOAT("shout_ratio", 0, CFGF_NODEFAULT),
+	    CFG_INT("shout_min_letters", 0, CFGF_NODEFAULT),
+	    CFG_INT("caps_words", 0, CFGF_NODEFAULT),
+	    CFG_INT("bang_runs", 0, CFGF_NODEFAULT),
+	    CFG_INT("question_runs", 0, CFGF_NODEFAULT),
+	    CFG_END(),
 	};
 	cfg_opt_t top[] = {
-		CFG_SEC("rule", rule_opts,
-			CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-		CFG_END(),
+	    CFG_SEC("rule", rule_opts,
+		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_END(),
 	};
 	GError *gerr = NULL;
 	char *text = NULL;
@@ -705,8 +722,8 @@ rules_read_file(struct rules_build *b, const char *path)
 	rules_errbuf = g_string_new(NULL);
 	rules_file = path;
 	rules_root = cfg;
-	rules_lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					    NULL);
+	rules_lines =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	rc = cfg_parse_buf(cfg, text);
 	g_free(text);
 	if (rc != CFG_SUCCESS) {
@@ -734,7 +751,7 @@ rules_resolve_list(struct rules_build *b, const struct rules_ref *ref,
 		   unsigned **out_r, unsigned *n_r)
 {
 	const struct rules_rule *r =
-		&g_array_index(b->rules, struct rules_rule, ref->rule);
+	    &g_array_index(b->rules, struct rules_rule, ref->rule);
 	unsigned n = g_strv_length(ref->names);
 	unsigned *v = g_new0(unsigned, n > 0 ? n : 1);
 
@@ -767,9 +784,9 @@ rules_resolve(struct rules_build *b)
 {
 	for (unsigned i = 0; i < b->refs->len; i++) {
 		const struct rules_ref *ref =
-			&g_array_index(b->refs, struct rules_ref, i);
+		    &g_array_index(b->refs, struct rules_ref, i);
 		struct rules_rule *r =
-			&g_array_index(b->rules, struct rules_rule, ref->rule);
+		    &g_array_index(b->rules, struct rules_rule, ref->rule);
 		unsigned *v = NULL, n = 0;
 
 		if (rules_resolve_list(b, ref, &v, &n) < 0)
@@ -778,17 +795,17 @@ rules_resolve(struct rules_build *b)
 		case RULES_REF_NEAR:
 			for (unsigned k = 0; k < 2; k++) {
 				struct rules_rule *o = &g_array_index(
-					b->rules, struct rules_rule, v[k]);
+				    b->rules, struct rules_rule, v[k]);
 
 				if (!o->positional) {
 					g_free(v);
 					return rules_fail(
-						b, r->file, ref->line,
-						"rule %s: near: rule %s has no "
-						"word positions (use phrases, "
-						"lexicon, regex on the text or "
-						"near)",
-						r->name, o->name);
+					    b, r->file, ref->line,
+					    "rule %s: near: rule %s has no "
+					    "word positions (use phrases, "
+					    "lexicon, regex on the text or "
+					    "near)",
+					    r->name, o->name);
 				}
 				o->all_spans = 1;
 				r->near[k] = v[k];
@@ -868,8 +885,7 @@ rules_hash(const char *s, size_t len)
 
 /* rules_lookup - entry of key s (len bytes, hash h) or NULL */
 const struct rules_hent *
-rules_lookup(const struct rules_htab *t, const char *s, size_t len,
-	     unsigned h)
+rules_lookup(const struct rules_htab *t, const char *s, size_t len, unsigned h)
 {
 	if (t->ent == NULL)
 		return NULL;
@@ -935,9 +951,9 @@ static void
 rules_index(struct rule_set *rs)
 {
 	GHashTable *exact = g_hash_table_new_full(
-		g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
+	    g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
 	GHashTable *prefix = g_hash_table_new_full(
-		g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
+	    g_str_hash, g_str_equal, NULL, (GDestroyNotify)g_array_unref);
 	GArray *post = g_array_new(FALSE, FALSE, sizeof(unsigned));
 	GPtrArray *cats = g_ptr_array_new();
 
@@ -946,9 +962,7 @@ rules_index(struct rule_set *rs)
 
 		if (w->prefix) {
 			rules_list_add(prefix, w->text, i);
-			rs->prefix_lens |= 1UL << w->len;
-			rs->prefix_pair[rules_pair(w->text) >> 3] |=
-				1u << (rules_pair(w->text) & 7);
+			rs->prefix_lens[rules_pair(w->text)] |= 1UL << w->len;
 		} else {
 			rules_list_add(exact, w->text, i);
 		}
@@ -963,13 +977,15 @@ rules_index(struct rule_set *rs)
 		char *c = rs->rule[i].category;
 		guint k;
 
-		if (*c != '\0' && !g_ptr_array_find_with_equal_func(
-					  cats, c, g_str_equal, &k))
+		if (*c != '\0' &&
+		    !g_ptr_array_find_with_equal_func(cats, c, g_str_equal, &k))
 			g_ptr_array_add(cats, c);
 	}
 	rs->ncategories = cats->len;
-	g_ptr_array_add(cats, NULL);
-	rs->categories = (const char **)g_ptr_array_free(cats, FALSE);
+	rs->categories = g_new0(const char *, cats->len + 1);
+	for (guint i = 0; i < cats->len; i++)
+		rs->categories[i] = g_ptr_array_index(cats, i);
+	g_ptr_array_free(cats, TRUE);
 }
 
 /* rules_build_free - release what a failed or finished build holds */
@@ -983,7 +999,7 @@ rules_build_free(struct rules_build *b, int keep)
 		return;
 	for (unsigned i = 0; i < b->rules->len; i++) {
 		struct rules_rule *r =
-			&g_array_index(b->rules, struct rules_rule, i);
+		    &g_array_index(b->rules, struct rules_rule, i);
 
 		pcre2_code_free(r->re);
 		g_free(r->all);

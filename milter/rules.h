@@ -127,9 +127,9 @@ struct rules_rule {
 	int line;
 	double score;
 	enum rules_kind kind;
-	int reported;	   /* name does not start with "__" */
-	int positional;	   /* matches are token spans */
-	int all_spans;	   /* a near rule needs every span, not the first */
+	int reported;      /* name does not start with "__" */
+	int positional;    /* matches are token spans */
+	int all_spans;     /* a near rule needs every span, not the first */
 	unsigned negation; /* words searched back for a negator */
 	pcre2_code *re;
 	char *header;
@@ -146,7 +146,7 @@ struct rules_rule {
 /* One word of a phrase; gap_min..gap_max tokens are skipped before it. */
 struct rules_word {
 	char *text;
-	unsigned len;	/* bytes */
+	unsigned len;   /* bytes */
 	unsigned chars; /* characters, for masked tokens */
 	unsigned char prefix;
 	unsigned char gap_min, gap_max;
@@ -172,6 +172,9 @@ struct rules_htab {
 	size_t mask;
 };
 
+/* 32 KB of length masks: few collisions among a few hundred stems. */
+#define RULES_PAIR_BUCKETS 4096
+
 struct rule_set {
 	struct rules_rule *rule;
 	size_t n;
@@ -184,8 +187,9 @@ struct rule_set {
 	unsigned *post;
 	struct rules_htab exact;  /* exact first word -> phrases */
 	struct rules_htab prefix; /* stem of a wildcard first word -> phrases */
-	unsigned long prefix_lens; /* bit L: some stem is L bytes long */
-	unsigned char prefix_pair[8192]; /* bit per first two stem bytes */
+	/* stem lengths (bit L: L bytes) by the bucket of their first two
+	 * bytes, so most tokens try no stem length at all */
+	unsigned long prefix_lens[RULES_PAIR_BUCKETS];
 	GStringChunk *strings;
 	GHashTable *by_name; /* name -> index + 1 */
 	const char **categories;
@@ -193,16 +197,18 @@ struct rule_set {
 	pcre2_match_context *mctx;
 };
 
-/* rules_pair - the first two bytes of a word, to test rule_set.prefix_pair */
+/* rules_pair - bucket of the first two bytes of a word (>= 2 bytes) */
 static inline unsigned
 rules_pair(const char *s)
 {
-	return ((unsigned)(unsigned char)s[0] << 8) | (unsigned char)s[1];
+	unsigned v = ((unsigned)(unsigned char)s[0] << 8) | (unsigned char)s[1];
+
+	return (v ^ (v >> 5)) & (RULES_PAIR_BUCKETS - 1);
 }
 
 unsigned rules_hash(const char *s, size_t len);
-const struct rules_hent *rules_lookup(const struct rules_htab *t,
-				      const char *s, size_t len, unsigned h);
+const struct rules_hent *rules_lookup(const struct rules_htab *t, const char *s,
+				      size_t len, unsigned h);
 #endif
 
 #endif

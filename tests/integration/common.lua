@@ -132,7 +132,13 @@ end
 
 -- added - value of the nth (0-based) added header of this name, or nil
 function added(conn, name, n)
-	return mt.getheader(conn, name, n or 0)
+	local v = mt.getheader(conn, name, n or 0)
+	-- the milter negotiates SMFIP_HDR_LEADSPC, so the value it sends
+	-- carries the one space that follows "Name:" in the message
+	if v ~= nil and v:sub(1, 1) == " " then
+		v = v:sub(2)
+	end
+	return v
 end
 
 -- check_triage_headers - the three headers, once each, well formed;

@@ -43,75 +43,75 @@ static const struct {
 	const char *text;
 	int fires;
 } cases[] = {
-	/* phrases: case, punctuation and line breaks do not matter */
-	{"LEGAL_SUE", "I will SUE!", 1},
-	{"LEGAL_SUE", "we will be\nsuing soon", 1},
-	{"LEGAL_SUE", "I pursue my goals", 0},
-	{"LEGAL_SUE", "take\tyou to court", 1},
-	{"LEGAL_SUE", "take you. To court", 0}, /* phrases stay in a sentence */
-	/* wildcard: prefix only */
-	{"LEGAL_SUE", "we filed a lawsuit", 1},
-	{"LEGAL_SUE", "we will FILE a lawsuit", 1},
-	{"LEGAL_SUE", "we are filing a lawsuit", 0}, /* a stem, not a stemmer */
-	{"LEGAL_SUE", "a profile a lawsuit", 0},
-	{"LEGAL_LAWYER", "my lawyers will call", 1},
-	{"LEGAL_LAWYER", "the law is clear", 0},
-	/* gaps {0,3} */
-	{"LEGAL_SUE_COMPANY", "sue company", 1},
-	{"LEGAL_SUE_COMPANY", "sue your lousy company", 1},
-	{"LEGAL_SUE_COMPANY", "sue you and your company", 1},
-	{"LEGAL_SUE_COMPANY", "sue you and your whole stupid company", 0},
-	/* lexicon through near */
-	{"ABUSE_INSULT_YOU", "you are useless idiots", 1},
-	{"ABUSE_INSULT_YOU", "You complete MORON", 1},
-	{"ABUSE_INSULT_YOU", "what a piece of shit you are", 1},
-	{"ABUSE_INSULT_YOU", "this damn printer", 0},
-	{"ABUSE_INSULT_YOU", "you are, I think, really a total idiot", 0},
-	{"ABUSE_INSULT_YOU", "Thank you. Idiots at the depot lost it", 0},
-	{"ABUSE_INSULT_YOU", "you are not an idiot", 0},
-	/* obfuscation: masked, stretched, leet, separated */
-	{"PROFANITY", "f*ck this", 1},
-	{"PROFANITY", "what a load of sh*t", 1},
-	{"PROFANITY", "what a load of sh!t", 1},
-	{"PROFANITY", "f**king hell", 1},
-	{"PROFANITY", "****", 0},
-	{"PROFANITY", "fuuuuuck", 1},
-	{"PROFANITY", "F.U.C.K", 1},
-	{"PROFANITY", "the shot was good", 0},
-	{"ABUSE_INSULT_YOU", "you stupiddd", 1},
-	{"ABUSE_INSULT_YOU", "u 1d10t", 1},
-	{"ABUSE_INSULT_YOU", "you cl0wwwns", 1},
-	/* negation */
-	{"LEGAL_SUE", "I am not going to sue", 0},
-	{"LEGAL_SUE", "I don't want to sue", 0},
-	{"LEGAL_SUE", "I will not hesitate to sue", 1},
-	{"LEGAL_SUE", "not only will I sue", 1},
-	{"LEGAL_SUE", "Do not ignore this or I will sue", 1},
-	{"LEGAL_SUE", "If you don't refund me, I will sue", 1},
-	{"LEGAL_SUE", "I won't stop until I sue", 1},
-	{"LEGAL_SUE", "I will never. Sue them now", 1},
-	{"LEGAL_SUE", "not that I would ever sue", 1}, /* reach is 4 */
-	{"LEGAL_LAWYER", "no need for lawyers", 0},
-	{"LEGAL_LAWYER", "no time, so we called our lawyers", 1},
-	{"LEGAL_NONEG", "not small claims", 1}, /* negation = 0 */
-	{"PUBLIC_REVIEW", "I won't post a bad review", 0},
-	{"PUBLIC_REVIEW", "I will post a bad review", 1},
-	{"PUBLIC_REVIEW", "I cant post my review", 0},
-	/* all / any / not */
-	{"META_ALL", "I will sue and post a review", 1},
-	{"META_ALL", "I will sue", 0},
-	{"META_ANY_NOT", "damn it", 1},
-	{"META_ANY_NOT", "lawyers", 1},
-	{"META_ANY_NOT", "you damn idiot", 0},
-	{"META_ANY_NOT", "hello", 0},
-	/* body regex on the normalized text */
-	{"BODY_CHARGEBACK", "I filed a CHARGE-BACK", 1},
-	{"BODY_CHARGEBACK", "I filed a chargeback", 1},
-	{"BODY_CHARGEBACK", "no charge", 0},
-	/* shouting metrics */
-	{"SHOUTING", "THIS IS COMPLETELY UNACCEPTABLE!!!", 1},
-	{"SHOUTING", "THIS IS COMPLETELY UNACCEPTABLE", 0},
-	{"SHOUTING", "This is completely unacceptable!!!", 0},
+    /* phrases: case, punctuation and line breaks do not matter */
+    {"LEGAL_SUE", "I will SUE!", 1},
+    {"LEGAL_SUE", "we will be\nsuing soon", 1},
+    {"LEGAL_SUE", "I pursue my goals", 0},
+    {"LEGAL_SUE", "take\tyou to court", 1},
+    {"LEGAL_SUE", "take you. To court", 0}, /* phrases stay in a sentence */
+    /* wildcard: prefix only */
+    {"LEGAL_SUE", "we filed a lawsuit", 1},
+    {"LEGAL_SUE", "we will FILE a lawsuit", 1},
+    {"LEGAL_SUE", "we are filing a lawsuit", 0}, /* a stem, not a stemmer */
+    {"LEGAL_SUE", "a profile a lawsuit", 0},
+    {"LEGAL_LAWYER", "my lawyers will call", 1},
+    {"LEGAL_LAWYER", "the law is clear", 0},
+    /* gaps {0,3} */
+    {"LEGAL_SUE_COMPANY", "sue company", 1},
+    {"LEGAL_SUE_COMPANY", "sue your lousy company", 1},
+    {"LEGAL_SUE_COMPANY", "sue you and your company", 1},
+    {"LEGAL_SUE_COMPANY", "sue you and your whole stupid company", 0},
+    /* lexicon through near */
+    {"ABUSE_INSULT_YOU", "you are useless idiots", 1},
+    {"ABUSE_INSULT_YOU", "You complete MORON", 1},
+    {"ABUSE_INSULT_YOU", "what a piece of shit you are", 1},
+    {"ABUSE_INSULT_YOU", "this damn printer", 0},
+    {"ABUSE_INSULT_YOU", "you are, I think, really a total idiot", 0},
+    {"ABUSE_INSULT_YOU", "Thank you. Idiots at the depot lost it", 0},
+    {"ABUSE_INSULT_YOU", "you are not an idiot", 0},
+    /* obfuscation: masked, stretched, leet, separated */
+    {"PROFANITY", "f*ck this", 1},
+    {"PROFANITY", "what a load of sh*t", 1},
+    {"PROFANITY", "what a load of sh!t", 1},
+    {"PROFANITY", "f**king hell", 1},
+    {"PROFANITY", "****", 0},
+    {"PROFANITY", "fuuuuuck", 1},
+    {"PROFANITY", "F.U.C.K", 1},
+    {"PROFANITY", "the shot was good", 0},
+    {"ABUSE_INSULT_YOU", "you stupiddd", 1},
+    {"ABUSE_INSULT_YOU", "u 1d10t", 1},
+    {"ABUSE_INSULT_YOU", "you cl0wwwns", 1},
+    /* negation */
+    {"LEGAL_SUE", "I am not going to sue", 0},
+    {"LEGAL_SUE", "I don't want to sue", 0},
+    {"LEGAL_SUE", "I will not hesitate to sue", 1},
+    {"LEGAL_SUE", "not only will I sue", 1},
+    {"LEGAL_SUE", "Do not ignore this or I will sue", 1},
+    {"LEGAL_SUE", "If you don't refund me, I will sue", 1},
+    {"LEGAL_SUE", "I won't stop until I sue", 1},
+    {"LEGAL_SUE", "I will never. Sue them now", 1},
+    {"LEGAL_SUE", "not that I would ever sue", 1}, /* reach is 4 */
+    {"LEGAL_LAWYER", "no need for lawyers", 0},
+    {"LEGAL_LAWYER", "no time, so we called our lawyers", 1},
+    {"LEGAL_NONEG", "not small claims", 1}, /* negation = 0 */
+    {"PUBLIC_REVIEW", "I won't post a bad review", 0},
+    {"PUBLIC_REVIEW", "I will post a bad review", 1},
+    {"PUBLIC_REVIEW", "I cant post my review", 0},
+    /* all / any / not */
+    {"META_ALL", "I will sue and post a review", 1},
+    {"META_ALL", "I will sue", 0},
+    {"META_ANY_NOT", "damn it", 1},
+    {"META_ANY_NOT", "lawyers", 1},
+    {"META_ANY_NOT", "you damn idiot", 0},
+    {"META_ANY_NOT", "hello", 0},
+    /* body regex on the normalized text */
+    {"BODY_CHARGEBACK", "I filed a CHARGE-BACK", 1},
+    {"BODY_CHARGEBACK", "I filed a chargeback", 1},
+    {"BODY_CHARGEBACK", "no charge", 0},
+    /* shouting metrics */
+    {"SHOUTING", "THIS IS COMPLETELY UNACCEPTABLE!!!", 1},
+    {"SHOUTING", "THIS IS COMPLETELY UNACCEPTABLE", 0},
+    {"SHOUTING", "This is completely unacceptable!!!", 0},
 };
 
 START_TEST(test_fires)
@@ -130,8 +130,8 @@ START_TEST(test_unknown_rule)
 END_TEST
 
 /* run - classify_run on text with an optional Subject */
-static void
-run(const char *text, const char *subject, struct classify_result *out);
+static void run(const char *text, const char *subject,
+		struct classify_result *out);
 
 /* subject_of - header callback returning the test's Subject */
 static const char *
@@ -174,7 +174,8 @@ hit(const struct classify_result *out, const char *rule)
 
 START_TEST(test_hits_order_offsets)
 {
-	const char *text = "Well, you useless idiot: I will SUE and post a review";
+	const char *text =
+	    "Well, you useless idiot: I will SUE and post a review";
 	struct classify_result out;
 	const struct classify_hit *h;
 
@@ -198,9 +199,8 @@ START_TEST(test_hits_order_offsets)
 	ck_assert_uint_eq(h->end - h->start, 3);
 
 	h = hit(&out, "ABUSE_INSULT_YOU");
-	ck_assert_int_eq(strncmp(text + h->start, "you useless",
-				 h->end - h->start),
-			 0);
+	ck_assert_int_eq(
+	    strncmp(text + h->start, "you useless", h->end - h->start), 0);
 	h = hit(&out, "META_ALL");
 	ck_assert_uint_eq(h->start, 0);
 	ck_assert_uint_eq(h->end, 0);
@@ -219,9 +219,8 @@ START_TEST(test_regex_offsets)
 	run(text, NULL, &out);
 	h = hit(&out, "BODY_CHARGEBACK");
 	ck_assert_ptr_nonnull(h);
-	ck_assert_int_eq(strncmp(text + h->start, "charge back",
-				 h->end - h->start),
-			 0);
+	ck_assert_int_eq(
+	    strncmp(text + h->start, "charge back", h->end - h->start), 0);
 	ck_assert_uint_eq(h->end - h->start, strlen("charge back"));
 	classify_result_clear(&out);
 }
@@ -312,8 +311,7 @@ START_TEST(test_crossref)
 	ck_assert_int_eq(classify_text_fires(x, "A_AND_B", "alpha"), 0);
 	ck_assert_int_eq(classify_text_fires(x, "B_NEAR_A", "beta, alpha"), 1);
 	ck_assert_int_eq(
-		classify_text_fires(x, "B_NEAR_A", "beta one two three alpha"),
-		0);
+	    classify_text_fires(x, "B_NEAR_A", "beta one two three alpha"), 0);
 	rules_free(x);
 	g_free(a);
 	g_free(b);

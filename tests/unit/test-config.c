@@ -35,6 +35,10 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(cf->long_words, CONFIG_DEF_LONG_WORDS);
 	ck_assert_uint_eq(cf->long_paragraphs, CONFIG_DEF_LONG_PARAGRAPHS);
 	ck_assert_int_eq(cf->socket_mode, 0660);
+	ck_assert_ptr_nonnull(config_category(cf, "legal"));
+	ck_assert_str_eq(config_category(cf, "legal")->flag, "legal-threat");
+	ck_assert_str_eq(config_category(cf, "legal")->route, "legal");
+	ck_assert_ptr_null(config_category(cf, "nonesuch"));
 	config_unref(cf);
 }
 END_TEST
@@ -88,6 +92,14 @@ static const struct {
 	{"length {\n long_words = 0\n}\n", 2, "long_words"},
 	{"length {\n long_lines = 3\n}\n", 2, "long_lines"},
 	{"max_scan_bytes = \"lots\"\n", 1, "max_scan_bytes"},
+	/* comments must not shift the line (libconfuse 3.3 counts twice) */
+	{"# one\n# two\n\nbogus = 1\n", 4, "bogus"},
+	{"// one\n/* two\nthree */\nbogus = 1\n", 4, "bogus"},
+	{"user = \"a#b\" # c\n# d\nbogus = 1\n", 3, "bogus"},
+	{"length { # c\n # d\n long_words = -1\n}\n", 3, "long_words"},
+	{"category legal {\n threshold = 0\n}\n", 3, "threshold"},
+	{"category legal {\n flag = \"Legal Threat\"\n}\n", 3, "flag"},
+	{"route \"Bad Name\" {\n}\n", 2, "route"},
 };
 
 START_TEST(test_errors)
