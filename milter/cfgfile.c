@@ -88,8 +88,8 @@ cfgfile_parse(cfg_t *cfg, const char *path, char **error_r)
 	int rc;
 
 	if (!g_file_get_contents(path, &raw, &len, &gerr)) {
-		*error_r = g_strdup_printf("%s: cannot read: %s", path,
-					   gerr->message);
+		*error_r =
+		    g_strdup_printf("%s: cannot read: %s", path, gerr->message);
 		g_error_free(gerr);
 		return CFG_FILE_ERROR;
 	}

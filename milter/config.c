@@ -30,17 +30,18 @@
  * name overrides one; new names add to them.  Priorities put the mail that
  * needs the most care first: a legal threat outranks an insult.
  */
-static const struct {
+struct config_def_category {
 	const char *name;
 	double threshold;
 	const char *flag, *route;
 	int priority;
-} config_def_categories[] = {
-	{"abusive", CONFIG_DEF_THRESHOLD, "abusive", "abuse", 60},
-	{"profanity", CONFIG_DEF_THRESHOLD, "profanity", "", 10},
-	{"shouting", CONFIG_DEF_THRESHOLD, "shouting", "", 20},
-	{"legal", CONFIG_DEF_THRESHOLD, "legal-threat", "legal", 100},
-	{"public", CONFIG_DEF_THRESHOLD, "public-threat", "public", 80},
+};
+static const struct config_def_category config_def_categories[] = {
+    {"abusive", CONFIG_DEF_THRESHOLD, "abusive", "abuse", 60},
+    {"profanity", CONFIG_DEF_THRESHOLD, "profanity", "", 10},
+    {"shouting", CONFIG_DEF_THRESHOLD, "shouting", "", 20},
+    {"legal", CONFIG_DEF_THRESHOLD, "legal-threat", "legal", 100},
+    {"public", CONFIG_DEF_THRESHOLD, "public-threat", "public", 80},
 };
 static char config_def_rules[] = CONFIG_DEF_RULES;
 static const char *const config_def_routes[] = {"legal", "public", "abuse"};
@@ -83,14 +84,14 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	g_free(msg);
 }
 
-static const struct {
+static const struct config_facility {
 	const char *name;
 	int value;
 } facilities[] = {
-	{"mail", LOG_MAIL},	{"daemon", LOG_DAEMON}, {"user", LOG_USER},
-	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+    {"mail", LOG_MAIL},     {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+    {"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+    {"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+    {"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
 };
 
 /* config_facility - syslog facility by name, -1 if unknown */
@@ -109,21 +110,23 @@ config_parse_socket(const char *spec, char **error_r)
 {
 	const char *p;
 
-	if (g_str_has_prefix(spec, "unix:") || g_str_has_prefix(spec, "local:")) {
+	if (g_str_has_prefix(spec, "unix:") ||
+	    g_str_has_prefix(spec, "local:")) {
 		p = strchr(spec, ':') + 1;
 		if (*p != '/') {
 			*error_r = g_strdup_printf(
-				"socket \"%s\": path must be absolute", spec);
+			    "socket \"%s\": path must be absolute", spec);
 			return -1;
 		}
 		if (strlen(p) >= 100) {
 			*error_r = g_strdup_printf(
-				"socket \"%s\": path too long", spec);
+			    "socket \"%s\": path too long", spec);
 			return -1;
 		}
 		return 0;
 	}
-	if (g_str_has_prefix(spec, "inet:") || g_str_has_prefix(spec, "inet6:")) {
+	if (g_str_has_prefix(spec, "inet:") ||
+	    g_str_has_prefix(spec, "inet6:")) {
 		char *end;
 		long port;
 
@@ -134,9 +137,9 @@ config_parse_socket(const char *spec, char **error_r)
 		    (*end != '\0' && *end != '@') ||
 		    (*end == '@' && end[1] == '\0')) {
 			*error_r = g_strdup_printf(
-				"socket \"%s\": expected inet:PORT@HOST with "
-				"PORT 1-65535",
-				spec);
+			    "socket \"%s\": expected inet:PORT@HOST with "
+			    "PORT 1-65535",
+			    spec);
 			return -1;
 		}
 		return 0;
@@ -205,8 +208,9 @@ validate_socket_mode(cfg_t *cfg, cfg_opt_t *opt)
 		return 0;
 	m = strtol(v, &end, 8);
 	if (*v == '\0' || *end != '\0' || m < 0 || m > 0777) {
-		cfg_error(cfg, "socket_mode \"%s\": expected an octal mode "
-			       "such as \"0660\"",
+		cfg_error(cfg,
+			  "socket_mode \"%s\": expected an octal mode "
+			  "such as \"0660\"",
 			  v);
 		return -1;
 	}
@@ -249,20 +253,23 @@ validate_category(cfg_t *cfg, cfg_opt_t *opt)
 	const char *route = cfg_getstr(sec, "route");
 
 	if (!config_token_ok(cfg_title(sec))) {
-		cfg_error(cfg, "category \"%s\": name must be lowercase "
-			       "letters, digits, - or _",
+		cfg_error(cfg,
+			  "category \"%s\": name must be lowercase "
+			  "letters, digits, - or _",
 			  cfg_title(sec));
 		return -1;
 	}
 	if (flag != NULL && !config_token_ok(flag)) {
-		cfg_error(cfg, "category %s: flag \"%s\" must be lowercase "
-			       "letters, digits, - or _",
+		cfg_error(cfg,
+			  "category %s: flag \"%s\" must be lowercase "
+			  "letters, digits, - or _",
 			  cfg_title(sec), flag);
 		return -1;
 	}
 	if (route != NULL && *route != '\0' && !config_token_ok(route)) {
-		cfg_error(cfg, "category %s: route \"%s\" must be lowercase "
-			       "letters, digits, - or _",
+		cfg_error(cfg,
+			  "category %s: route \"%s\" must be lowercase "
+			  "letters, digits, - or _",
 			  cfg_title(sec), route);
 		return -1;
 	}
@@ -281,8 +288,9 @@ validate_route(cfg_t *cfg, cfg_opt_t *opt)
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
 	if (!config_token_ok(cfg_title(sec))) {
-		cfg_error(cfg, "route \"%s\": name must be lowercase letters, "
-			       "digits, - or _",
+		cfg_error(cfg,
+			  "route \"%s\": name must be lowercase letters, "
+			  "digits, - or _",
 			  cfg_title(sec));
 		return -1;
 	}
@@ -319,42 +327,40 @@ static cfg_t *
 config_schema(void)
 {
 	static cfg_opt_t length_opts[] = {
-		CFG_INT("long_words", CONFIG_DEF_LONG_WORDS, CFGF_NONE),
-		CFG_INT("long_paragraphs", CONFIG_DEF_LONG_PARAGRAPHS,
-			CFGF_NONE),
-		CFG_END(),
+	    CFG_INT("long_words", CONFIG_DEF_LONG_WORDS, CFGF_NONE),
+	    CFG_INT("long_paragraphs", CONFIG_DEF_LONG_PARAGRAPHS, CFGF_NONE),
+	    CFG_END(),
 	};
 	static cfg_opt_t category_opts[] = {
-		CFG_FLOAT("threshold", CONFIG_DEF_THRESHOLD, CFGF_NONE),
-		CFG_STR("flag", NULL, CFGF_NODEFAULT),
-		CFG_STR("route", NULL, CFGF_NODEFAULT),
-		CFG_INT("priority", 0, CFGF_NONE),
-		CFG_END(),
+	    CFG_FLOAT("threshold", CONFIG_DEF_THRESHOLD, CFGF_NONE),
+	    CFG_STR("flag", NULL, CFGF_NODEFAULT),
+	    CFG_STR("route", NULL, CFGF_NODEFAULT),
+	    CFG_INT("priority", 0, CFGF_NONE),
+	    CFG_END(),
 	};
 	static cfg_opt_t route_opts[] = {
-		CFG_STR("describe", "", CFGF_NONE),
-		CFG_END(),
+	    CFG_STR("describe", "", CFGF_NONE),
+	    CFG_END(),
 	};
 	static cfg_opt_t opts[] = {
-		CFG_STR("socket", CONFIG_DEF_SOCKET, CFGF_NONE),
-		CFG_STR("socket_mode", "0660", CFGF_NONE),
-		CFG_STR("user", "", CFGF_NONE),
-		CFG_STR("pidfile", "", CFGF_NONE),
-		CFG_STR("syslog_facility", "mail", CFGF_NONE),
-		CFG_STR("on_error", "accept", CFGF_NONE),
-		CFG_INT("max_scan_bytes", CONFIG_DEF_MAX_SCAN_BYTES, CFGF_NONE),
-		CFG_INT("max_mime_depth", CONFIG_DEF_MAX_MIME_DEPTH, CFGF_NONE),
-		CFG_INT("max_mime_parts", CONFIG_DEF_MAX_MIME_PARTS, CFGF_NONE),
-		CFG_INT("max_text_bytes", CONFIG_DEF_MAX_TEXT_BYTES, CFGF_NONE),
-		CFG_INT("scan_timeout_ms", CONFIG_DEF_SCAN_TIMEOUT_MS,
-			CFGF_NONE),
-		CFG_SEC("length", length_opts, CFGF_NONE),
-		CFG_STR_LIST("rules", config_def_rules, CFGF_NONE),
-		CFG_SEC("category", category_opts,
-			CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-		CFG_SEC("route", route_opts,
-			CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-		CFG_END(),
+	    CFG_STR("socket", CONFIG_DEF_SOCKET, CFGF_NONE),
+	    CFG_STR("socket_mode", "0660", CFGF_NONE),
+	    CFG_STR("user", "", CFGF_NONE),
+	    CFG_STR("pidfile", "", CFGF_NONE),
+	    CFG_STR("syslog_facility", "mail", CFGF_NONE),
+	    CFG_STR("on_error", "accept", CFGF_NONE),
+	    CFG_INT("max_scan_bytes", CONFIG_DEF_MAX_SCAN_BYTES, CFGF_NONE),
+	    CFG_INT("max_mime_depth", CONFIG_DEF_MAX_MIME_DEPTH, CFGF_NONE),
+	    CFG_INT("max_mime_parts", CONFIG_DEF_MAX_MIME_PARTS, CFGF_NONE),
+	    CFG_INT("max_text_bytes", CONFIG_DEF_MAX_TEXT_BYTES, CFGF_NONE),
+	    CFG_INT("scan_timeout_ms", CONFIG_DEF_SCAN_TIMEOUT_MS, CFGF_NONE),
+	    CFG_SEC("length", length_opts, CFGF_NONE),
+	    CFG_STR_LIST("rules", config_def_rules, CFGF_NONE),
+	    CFG_SEC("category", category_opts,
+		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_SEC("route", route_opts,
+		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
@@ -371,8 +377,7 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "max_text_bytes", validate_scan_bytes);
 	cfg_set_validate_func(cfg, "scan_timeout_ms", validate_timeout);
 	cfg_set_validate_func(cfg, "length|long_words", validate_positive);
-	cfg_set_validate_func(cfg, "length|long_paragraphs",
-			      validate_positive);
+	cfg_set_validate_func(cfg, "length|long_paragraphs", validate_positive);
 	cfg_set_validate_func(cfg, "category", validate_category);
 	cfg_set_validate_func(cfg, "route", validate_route);
 	return cfg;
@@ -388,7 +393,7 @@ config_categories(struct triage_config *cf, cfg_t *cfg)
 	cf->categories = g_new0(struct config_category, n_def + n_sec);
 	for (size_t i = 0; i < n_def; i++) {
 		const __typeof__(config_def_categories[0]) *d =
-			&config_def_categories[i];
+		    &config_def_categories[i];
 		struct config_category *c = &cf->categories[cf->n_categories++];
 
 		c->name = g_strdup(d->name);
@@ -458,23 +463,22 @@ config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 	for (unsigned i = 0; i < cfg_size(cfg, "rules") && rc == 0; i++) {
 		const char *pat = cfg_getnstr(cfg, "rules", i);
 		char *full = g_path_is_absolute(pat)
-				     ? g_strdup(pat)
-				     : g_build_filename(dir, pat, NULL);
+				 ? g_strdup(pat)
+				 : g_build_filename(dir, pat, NULL);
 		glob_t g;
 		int grc = glob(full, 0, NULL, &g);
 
 		if (grc == 0) {
 			for (size_t j = 0; j < g.gl_pathc; j++)
-				g_ptr_array_add(files,
-						g_strdup(g.gl_pathv[j]));
+				g_ptr_array_add(files, g_strdup(g.gl_pathv[j]));
 		} else if (grc == GLOB_NOMATCH &&
 			   strpbrk(full, "*?[") == NULL) {
 			*error_r = g_strdup_printf(
-				"%s: rules file %s: no such file", path, full);
+			    "%s: rules file %s: no such file", path, full);
 			rc = -1;
 		} else if (grc != GLOB_NOMATCH) {
-			*error_r = g_strdup_printf(
-				"%s: rules %s: cannot read", path, full);
+			*error_r = g_strdup_printf("%s: rules %s: cannot read",
+						   path, full);
 			rc = -1;
 		}
 		if (grc == 0 || grc == GLOB_NOMATCH)
@@ -504,9 +508,9 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	for (size_t i = 0; i < n; i++)
 		if (config_category(cf, names[i]) == NULL) {
 			*error_r = g_strdup_printf(
-				"%s: rules use category \"%s\", which has no "
-				"category section",
-				cf->path, names[i]);
+			    "%s: rules use category \"%s\", which has no "
+			    "category section",
+			    cf->path, names[i]);
 			return -1;
 		}
 	for (size_t i = 0; i < cf->n_categories; i++) {
@@ -517,9 +521,9 @@ config_check_rules(struct triage_config *cf, char **error_r)
 			known = strcmp(cf->routes[j], route) == 0;
 		if (!known) {
 			*error_r = g_strdup_printf(
-				"%s: category %s: route \"%s\" has no route "
-				"section",
-				cf->path, cf->categories[i].name, route);
+			    "%s: category %s: route \"%s\" has no route "
+			    "section",
+			    cf->path, cf->categories[i].name, route);
 			return -1;
 		}
 	}
@@ -539,10 +543,11 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->socket_mode = (int)strtol(cfg_getstr(cfg, "socket_mode"), NULL, 8);
 	cf->user = g_strdup(cfg_getstr(cfg, "user"));
 	cf->pidfile = g_strdup(cfg_getstr(cfg, "pidfile"));
-	cf->syslog_facility = config_facility(cfg_getstr(cfg, "syslog_facility"));
+	cf->syslog_facility =
+	    config_facility(cfg_getstr(cfg, "syslog_facility"));
 	cf->on_error = strcmp(cfg_getstr(cfg, "on_error"), "tempfail") == 0
-			       ? ON_ERROR_TEMPFAIL
-			       : ON_ERROR_ACCEPT;
+			   ? ON_ERROR_TEMPFAIL
+			   : ON_ERROR_ACCEPT;
 	cf->max_scan_bytes = (size_t)cfg_getint(cfg, "max_scan_bytes");
 	cf->max_mime_depth = (unsigned)cfg_getint(cfg, "max_mime_depth");
 	cf->max_mime_parts = (unsigned)cfg_getint(cfg, "max_mime_parts");

@@ -35,11 +35,11 @@ enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 
 /* A category of rules: its score threshold and what a flag means. */
 struct config_category {
-	char *name;	  /* as rules name it: "legal" */
+	char *name;       /* as rules name it: "legal" */
 	double threshold; /* score at or above which the flag is set */
-	char *flag;	  /* X-Triage-Flags value: "legal-threat" */
-	char *route;	  /* route name, "" = none */
-	int priority;	  /* the highest flagged priority names the route */
+	char *flag;       /* X-Triage-Flags value: "legal-threat" */
+	char *route;      /* route name, "" = none */
+	int priority;     /* the highest flagged priority names the route */
 };
 
 /* The default category threshold: one strong rule, or two moderate. */
@@ -54,8 +54,8 @@ struct triage_config {
 	/* daemon */
 	char *socket;
 	int socket_mode; /* for unix sockets, e.g. 0660 */
-	char *user;	 /* "" = do not change user */
-	char *pidfile;	 /* "" = none */
+	char *user;      /* "" = do not change user */
+	char *pidfile;   /* "" = none */
 	int syslog_facility;
 	enum on_error on_error;
 

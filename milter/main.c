@@ -30,12 +30,12 @@
 enum { OPT_JSON = 256, OPT_ENV_FROM, OPT_ENV_RCPT };
 
 static const struct option main_longopts[] = {
-	{"json", no_argument, NULL, OPT_JSON},
-	{"env-from", required_argument, NULL, OPT_ENV_FROM},
-	{"env-rcpt", required_argument, NULL, OPT_ENV_RCPT},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"env-from", required_argument, NULL, OPT_ENV_FROM},
+    {"env-rcpt", required_argument, NULL, OPT_ENV_RCPT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
 };
 
 /* main_usage - the synopsis, to stderr (or stdout for -h) */
@@ -198,18 +198,18 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		return 1;
 	if (!foreground && main_detach() != 0)
 		return 1;
-	if (*cf->pidfile != '\0' && main_write_pidfile(cf->pidfile, cf->user) != 0)
+	if (*cf->pidfile != '\0' &&
+	    main_write_pidfile(cf->pidfile, cf->user) != 0)
 		return 1;
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
 		return 1;
-	log_info("starting %s on %s (config %s)", TRIAGE_VERSION_STRING,
-		 socket, cf->path);
+	log_info("starting %s on %s (config %s)", TRIAGE_VERSION_STRING, socket,
+		 cf->path);
 	rc = milter_run();
 	log_info("stopping");
 	milter_cleanup();
-	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 &&
-	    errno != ENOENT)
+	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 && errno != ENOENT)
 		log_warn("cannot remove pid file %s: %s", cf->pidfile,
 			 strerror(errno));
 	return rc == 0 ? 0 : 1;
@@ -303,7 +303,8 @@ main(int argc, char **argv)
 		oo.out = stdout;
 		offline_run(cf, argv + optind, argc - optind, &oo, &st);
 		if (verbose)
-			fprintf(stderr, "triage-milter: %lu messages, %lu failed\n",
+			fprintf(stderr,
+				"triage-milter: %lu messages, %lu failed\n",
 				st.messages, st.failed);
 		config_unref(cf);
 		return st.failed == 0 ? 0 : 1;

@@ -37,9 +37,9 @@
 #define MILTER_STR(s) ((char *)(uintptr_t)(s))
 
 struct milter_msg {
-	GString *buf;	     /* header + body, up to max_scan_bytes */
-	int truncated;	     /* stopped buffering */
-	int in_body;	     /* eoh seen */
+	GString *buf;  /* header + body, up to max_scan_bytes */
+	int truncated; /* stopped buffering */
+	int in_body;   /* eoh seen */
 	char *env_from;
 	struct strvec rcpt;
 	/* Inbound X-Triage-* names, in order, however many: the MTA's
@@ -52,9 +52,9 @@ struct milter_conn {
 	char *client_addr;
 	char *helo;
 	char *auth_authen;
-	unsigned long steps;	/* protocol flags agreed with the MTA */
-	int leadspc;		/* MTA keeps the space after "Name:" */
-	int can_skip;		/* MTA understands SMFIS_SKIP */
+	unsigned long steps;    /* protocol flags agreed with the MTA */
+	int leadspc;            /* MTA keeps the space after "Name:" */
+	int can_skip;           /* MTA understands SMFIS_SKIP */
 	struct milter_msg *msg; /* NULL between messages */
 };
 
@@ -139,8 +139,8 @@ milter_append(struct milter_conn *c, struct milter_msg *m, const char *p,
 	if (m->truncated)
 		return;
 	room = c->cf->max_scan_bytes > m->buf->len
-		       ? c->cf->max_scan_bytes - m->buf->len
-		       : 0;
+		   ? c->cf->max_scan_bytes - m->buf->len
+		   : 0;
 	if (len > room) {
 		len = room;
 		m->truncated = 1;
@@ -180,11 +180,10 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	       unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-	unsigned long want_steps = SMFIP_NOUNKNOWN | SMFIP_NODATA |
-				   SMFIP_NR_CONN | SMFIP_NR_HELO |
-				   SMFIP_NR_MAIL | SMFIP_NR_RCPT |
-				   SMFIP_NR_HDR | SMFIP_NR_EOH |
-				   SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+	unsigned long want_steps =
+	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_HELO |
+	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
+	    SMFIP_HDR_LEADSPC | SMFIP_SKIP;
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -339,8 +338,8 @@ milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid,
 		}
 	for (size_t i = 0; i < res->add_names.n; i++) {
 		/* with SMFIP_HDR_LEADSPC the MTA writes "Name:" + value */
-		char *value = g_strconcat(leadspc ? " " : "",
-					  res->add_values.v[i], NULL);
+		char *value =
+		    g_strconcat(leadspc ? " " : "", res->add_values.v[i], NULL);
 		int rc = smfi_addheader(ctx, res->add_names.v[i], value);
 
 		g_free(value);
@@ -432,20 +431,20 @@ mlfi_close(SMFICTX *ctx)
 static char milter_name[] = "triage-milter";
 
 static struct smfiDesc milter_desc = {
-	.xxfi_name = milter_name,
-	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
-	.xxfi_connect = mlfi_connect,
-	.xxfi_helo = mlfi_helo,
-	.xxfi_envfrom = mlfi_envfrom,
-	.xxfi_envrcpt = mlfi_envrcpt,
-	.xxfi_header = mlfi_header,
-	.xxfi_eoh = mlfi_eoh,
-	.xxfi_body = mlfi_body,
-	.xxfi_eom = mlfi_eom,
-	.xxfi_abort = mlfi_abort,
-	.xxfi_close = mlfi_close,
-	.xxfi_negotiate = mlfi_negotiate,
+    .xxfi_name = milter_name,
+    .xxfi_version = SMFI_VERSION,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+    .xxfi_connect = mlfi_connect,
+    .xxfi_helo = mlfi_helo,
+    .xxfi_envfrom = mlfi_envfrom,
+    .xxfi_envrcpt = mlfi_envrcpt,
+    .xxfi_header = mlfi_header,
+    .xxfi_eoh = mlfi_eoh,
+    .xxfi_body = mlfi_body,
+    .xxfi_eom = mlfi_eom,
+    .xxfi_abort = mlfi_abort,
+    .xxfi_close = mlfi_close,
+    .xxfi_negotiate = mlfi_negotiate,
 };
 
 /* milter_open - register, bind the socket, set its mode */

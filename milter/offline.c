@@ -60,11 +60,12 @@ offline_addresses(const char *value, struct strvec *out)
 	if (list == NULL)
 		return;
 	for (int i = 0; i < internet_address_list_length(list); i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
+		InternetAddress *ia =
+		    internet_address_list_get_address(list, i);
 
 		if (INTERNET_ADDRESS_IS_MAILBOX(ia))
 			strvec_push(out, internet_address_mailbox_get_addr(
-						 INTERNET_ADDRESS_MAILBOX(ia)));
+					     INTERNET_ADDRESS_MAILBOX(ia)));
 	}
 	g_object_unref(list);
 }
@@ -160,8 +161,8 @@ offline_one(const struct triage_config *cf, const struct offline_opts *o,
 
 /* offline_error - report a path that could not be read */
 static void
-offline_error(const struct offline_opts *o, const char *name,
-	      const char *why, struct offline_stats *st)
+offline_error(const struct offline_opts *o, const char *name, const char *why,
+	      struct offline_stats *st)
 {
 	st->failed++;
 	if (o->json) {

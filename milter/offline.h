@@ -25,7 +25,7 @@ struct offline_opts {
 
 struct offline_stats {
 	unsigned long messages; /* analysed */
-	unsigned long failed;	/* unreadable or analysis error */
+	unsigned long failed;   /* unreadable or analysis error */
 };
 
 void offline_run(const struct triage_config *cf, char *const *paths, int n,

@@ -23,8 +23,8 @@
 #include <glib.h>
 
 struct quote_split {
-	GString *fresh;	  /* the new text, LF line ends */
-	size_t quoted;	  /* bytes of quoted text and reply headers */
+	GString *fresh;   /* the new text, LF line ends */
+	size_t quoted;    /* bytes of quoted text and reply headers */
 	size_t signature; /* bytes of signature */
 };
 

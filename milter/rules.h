@@ -39,10 +39,12 @@
  *			decoded, unnormalized value.  Match and depth limits
  *			apply; a regex that reaches one does not match.
  *   near, within	near = {"A", "B"}: a match of A and a match of B in the
- *			same sentence, not overlapping, the later starting at
- *			most `within` (default 3) words after the earlier
- *			ends.  A and B must be positional rules (phrases,
- *			lexicon, body regex or near).
+ *			same sentence, not overlapping, in either order, the
+ *			first word of the later at most `within` (default 3)
+ *			words after the last word of the earlier: "you are
+ *			useless idiots" is 3, i.e. two words between.  A and B
+ *			must be positional rules (phrases, lexicon, regex on
+ *			the text, near).
  *   all, any, not	lists of rules; fires when every rule of `all`, at
  *			least one of `any` and none of `not` fired (the lists
  *			that are given).
@@ -57,6 +59,11 @@
  * or a breaker word ("hesitate", "only", "just", "but", "until",
  * "otherwise", "longer", ..., or "and"/"or" followed by I/we/you), so
  * "I will not hesitate to sue" and "not only will I sue" still match.
+ *
+ * A masked token ("f*ck", each '*' one hidden letter) matches a word of
+ * the same length whose shown letters agree; its first letter must show.
+ * Examples and counterexamples run through classify_text_fires(): the
+ * example is the text and also the value of every header.
  *
  * Errors are "file:line: message" with the line of the offending option
  * (or of "rule NAME {" for rule-wide problems).  Limits are the RULES_MAX_*

@@ -64,7 +64,7 @@ void
 textstat_count(const char *text, size_t len, struct textstat *ts)
 {
 	const char *p = text;
-	const char *end = text + len;
+	const char *end;
 	int in_word = 0;
 	int line_blank = 1;    /* no non-space character on this line yet */
 	int line_has_word = 0; /* this line started a word */
@@ -73,7 +73,7 @@ textstat_count(const char *text, size_t len, struct textstat *ts)
 	memset(ts, 0, sizeof(*ts));
 	if (text == NULL)
 		return;
-
+	end = text + len;
 	while (p < end) {
 		const char *next;
 		gunichar c = textstat_next(p, end, &next);

@@ -4,9 +4,9 @@
  * The pipeline of DESIGN.md, in one direction: parse (message.c), split
  * new text from quotes and signature (quote.c), measure (textstat.c),
  * normalize (normalize.c) and match the rules (classify.c) on the subject
- * and the new text, decide (verdict.c), write headers (xheaders.c).  No libmilter, no
- * logging, no global state besides the library initialisation: the
- * daemon, -t, the tests and the fuzzers get the same answer.
+ * and the new text, decide (verdict.c), write headers (xheaders.c).  No
+ * libmilter, no logging, no global state besides the library initialisation:
+ * the daemon, -t, the tests and the fuzzers get the same answer.
  *
  * On failure res->error says why and no header is added; the deletions
  * of forged inbound X-Triage-* headers are still planned, so a sender
@@ -104,9 +104,8 @@ triage_quote(const char *text, size_t start, size_t end)
 	}
 	valid = g_utf8_make_valid(text + start, (gssize)(end - start));
 	for (p = valid; *p; p++)
-		g_string_append_c(q, (*p == '\n' || *p == '\r' || *p == '\t')
-					     ? ' '
-					     : *p);
+		g_string_append_c(
+		    q, (*p == '\n' || *p == '\r' || *p == '\t') ? ' ' : *p);
 	g_free(valid);
 	return g_string_free(q, FALSE);
 }
@@ -132,8 +131,8 @@ triage_classify(const struct triage_config *cf, struct message *m,
 	norm = norm_text(text->str, text->len, NORM_DEF_MAX_TOKENS);
 	norm_shouting(fresh->str, fresh->len, &shout);
 	th.obj = m->mime;
-	th.cache = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-					 g_free);
+	th.cache =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	in.text = text->str;
 	in.len = text->len;
 	in.norm = norm;
@@ -155,8 +154,8 @@ triage_classify(const struct triage_config *cf, struct message *m,
 		if (h->end > h->start) {
 			t->quote = triage_quote(text->str, h->start, h->end);
 			t->in_subject = h->start < body_off;
-			t->start = t->in_subject ? h->start
-						 : h->start - body_off;
+			t->start =
+			    t->in_subject ? h->start : h->start - body_off;
 			t->end = h->end < body_off ? h->end : h->end - body_off;
 		}
 	}

@@ -21,8 +21,8 @@
 
 /* triage_env - what the MTA told us about the message */
 struct triage_env {
-	const char *queue_id;	 /* {i}, or a file name offline */
-	const char *env_from;	 /* MAIL FROM, without <> ; "" = null */
+	const char *queue_id;    /* {i}, or a file name offline */
+	const char *env_from;    /* MAIL FROM, without <> ; "" = null */
 	const char *const *rcpt; /* RCPT TO addresses */
 	size_t n_rcpt;
 	const char *client_addr; /* {client_addr}, may be NULL */
@@ -39,9 +39,9 @@ struct triage_env {
 
 /* triage_length - how much the customer wrote */
 struct triage_length {
-	size_t words;	   /* words of new text */
+	size_t words;      /* words of new text */
 	size_t paragraphs; /* blank-line separated blocks of new text */
-	size_t quoted;	   /* bytes of quoted earlier messages */
+	size_t quoted;     /* bytes of quoted earlier messages */
 	size_t signature;  /* bytes of signature */
 };
 
@@ -65,29 +65,29 @@ struct triage_hit {
 	char *category;
 	double score;
 	char *describe;
-	char *quote;	   /* the matched words as written, or NULL */
+	char *quote;       /* the matched words as written, or NULL */
 	size_t start, end; /* byte offsets in the analysed part */
-	int in_subject;	   /* the match is in the Subject, not the body */
-	char *file;	   /* rule file and line */
+	int in_subject;    /* the match is in the Subject, not the body */
+	char *file;        /* rule file and line */
 	int line;
 };
 
 /* triage_result - the verdict; free with triage_result_free() */
 struct triage_result {
 	struct strvec flags; /* "long", "truncated", ...; empty = none */
-	char *route;	     /* flagged category's route, or NULL */
+	char *route;         /* flagged category's route, or NULL */
 	struct triage_score *scores; /* every category, config order */
 	size_t n_scores;
 	struct triage_hit *hits; /* reported rules that fired */
 	size_t n_hits;
 	struct triage_length length;
-	unsigned n_parts;	/* MIME parts seen */
-	unsigned n_text_parts;	/* parts read as text */
-	unsigned n_attachments; /* parts skipped as attachments */
-	unsigned n_rfc822;	/* nested message/rfc822 parts */
-	int charset_fallback;	/* some text had a broken/unknown charset */
-	int limited;		/* a token limit cut the analysis */
-	char *subject;		/* decoded, UTF-8, may be NULL */
+	unsigned n_parts;          /* MIME parts seen */
+	unsigned n_text_parts;     /* parts read as text */
+	unsigned n_attachments;    /* parts skipped as attachments */
+	unsigned n_rfc822;         /* nested message/rfc822 parts */
+	int charset_fallback;      /* some text had a broken/unknown charset */
+	int limited;               /* a token limit cut the analysis */
+	char *subject;             /* decoded, UTF-8, may be NULL */
 	struct triage_delete *del; /* in the order to apply them */
 	size_t n_del;
 	struct strvec add_names; /* headers to add, in order */

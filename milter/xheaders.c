@@ -81,10 +81,9 @@ xheaders_scores(const struct triage_result *res)
 	GString *s = g_string_new(NULL);
 
 	for (size_t i = 0; i < res->n_scores; i++)
-		g_string_append_printf(s, "%s%s=%.1f/%.1f", i ? " " : "",
-				       res->scores[i].category,
-				       res->scores[i].score,
-				       res->scores[i].threshold);
+		g_string_append_printf(
+		    s, "%s%s=%.1f/%.1f", i ? " " : "", res->scores[i].category,
+		    res->scores[i].score, res->scores[i].threshold);
 	return g_string_free(s, FALSE);
 }
 
@@ -95,9 +94,9 @@ xheaders_rules(const struct triage_result *res)
 	GString *s = g_string_new(NULL);
 
 	for (size_t i = 0; i < res->n_hits; i++) {
-		char *e = g_strdup_printf("%s%s(%.1f)", i ? " " : "",
-					  res->hits[i].rule,
-					  res->hits[i].score);
+		char *e =
+		    g_strdup_printf("%s%s(%.1f)", i ? " " : "",
+				    res->hits[i].rule, res->hits[i].score);
 
 		if (s->len + strlen(e) + 4 > XHEADERS_MAX_VALUE) {
 			g_string_append(s, " ...");
@@ -116,12 +115,11 @@ xheaders_rules(const struct triage_result *res)
 void
 xheaders_build(struct triage_result *res, int with_rules)
 {
-	char *flags = res->flags.n ? strvec_join(&res->flags, ", ")
-				   : g_strdup("none");
-	char *length = g_strdup_printf("words=%zu paragraphs=%zu quoted=%zu",
-				       res->length.words,
-				       res->length.paragraphs,
-				       res->length.quoted);
+	char *flags =
+	    res->flags.n ? strvec_join(&res->flags, ", ") : g_strdup("none");
+	char *length = g_strdup_printf(
+	    "words=%zu paragraphs=%zu quoted=%zu", res->length.words,
+	    res->length.paragraphs, res->length.quoted);
 
 	xheaders_add(res, "X-Triage-Flags", flags);
 	if (res->route != NULL)

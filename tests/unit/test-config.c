@@ -81,25 +81,25 @@ static const struct {
 	int line;
 	const char *needle;
 } bad[] = {
-	{"socket = \"inet:8894@localhost\"\nbogus_key = 1\n", 2, "bogus_key"},
-	{"\n\non_error = reject\n", 3, "on_error"},
-	{"socket = \"tcp:1234\"\n", 1, "socket"},
-	{"socket = \"inet:99999@127.0.0.1\"\n", 1, "socket"},
-	{"socket = \"unix:relative/path\"\n", 1, "absolute"},
-	{"max_scan_bytes = 10\n", 1, "max_scan_bytes"},
-	{"syslog_facility = kern\n", 1, "syslog_facility"},
-	{"socket_mode = \"0999\"\n", 1, "socket_mode"},
-	{"length {\n long_words = 0\n}\n", 2, "long_words"},
-	{"length {\n long_lines = 3\n}\n", 2, "long_lines"},
-	{"max_scan_bytes = \"lots\"\n", 1, "max_scan_bytes"},
-	/* comments must not shift the line (libconfuse 3.3 counts twice) */
-	{"# one\n# two\n\nbogus = 1\n", 4, "bogus"},
-	{"// one\n/* two\nthree */\nbogus = 1\n", 4, "bogus"},
-	{"user = \"a#b\" # c\n# d\nbogus = 1\n", 3, "bogus"},
-	{"length { # c\n # d\n long_words = -1\n}\n", 3, "long_words"},
-	{"category legal {\n threshold = 0\n}\n", 3, "threshold"},
-	{"category legal {\n flag = \"Legal Threat\"\n}\n", 3, "flag"},
-	{"route \"Bad Name\" {\n}\n", 2, "route"},
+    {"socket = \"inet:8894@localhost\"\nbogus_key = 1\n", 2, "bogus_key"},
+    {"\n\non_error = reject\n", 3, "on_error"},
+    {"socket = \"tcp:1234\"\n", 1, "socket"},
+    {"socket = \"inet:99999@127.0.0.1\"\n", 1, "socket"},
+    {"socket = \"unix:relative/path\"\n", 1, "absolute"},
+    {"max_scan_bytes = 10\n", 1, "max_scan_bytes"},
+    {"syslog_facility = kern\n", 1, "syslog_facility"},
+    {"socket_mode = \"0999\"\n", 1, "socket_mode"},
+    {"length {\n long_words = 0\n}\n", 2, "long_words"},
+    {"length {\n long_lines = 3\n}\n", 2, "long_lines"},
+    {"max_scan_bytes = \"lots\"\n", 1, "max_scan_bytes"},
+    /* comments must not shift the line (libconfuse 3.3 counts twice) */
+    {"# one\n# two\n\nbogus = 1\n", 4, "bogus"},
+    {"// one\n/* two\nthree */\nbogus = 1\n", 4, "bogus"},
+    {"user = \"a#b\" # c\n# d\nbogus = 1\n", 3, "bogus"},
+    {"length { # c\n # d\n long_words = -1\n}\n", 3, "long_words"},
+    {"category legal {\n threshold = 0\n}\n", 3, "threshold"},
+    {"category legal {\n flag = \"Legal Threat\"\n}\n", 3, "flag"},
+    {"route \"Bad Name\" {\n}\n", 2, "route"},
 };
 
 START_TEST(test_errors)
@@ -136,12 +136,17 @@ static const struct {
 	const char *spec;
 	int ok;
 } sockets[] = {
-	{"unix:/run/triage.sock", 1},  {"local:/tmp/x.sock", 1},
-	{"inet:8894@127.0.0.1", 1},    {"inet:8894", 1},
-	{"inet6:8894@[::1]", 1},       {"inet:0@127.0.0.1", 0},
-	{"inet:@127.0.0.1", 0},	       {"inet:8894@", 0},
-	{"unix:", 0},		       {"8894", 0},
-	{"inet:12ab@localhost", 0},
+    {"unix:/run/triage.sock", 1},
+    {"local:/tmp/x.sock", 1},
+    {"inet:8894@127.0.0.1", 1},
+    {"inet:8894", 1},
+    {"inet6:8894@[::1]", 1},
+    {"inet:0@127.0.0.1", 0},
+    {"inet:@127.0.0.1", 0},
+    {"inet:8894@", 0},
+    {"unix:", 0},
+    {"8894", 0},
+    {"inet:12ab@localhost", 0},
 };
 
 START_TEST(test_socket_specs)
@@ -158,8 +163,8 @@ END_TEST
 
 START_TEST(test_sample_config)
 {
-	char *path = g_build_filename(UNIT_FILE(), "conf",
-				      "triage-milter.conf", NULL);
+	char *path =
+	    g_build_filename(UNIT_FILE(), "conf", "triage-milter.conf", NULL);
 	char *err = NULL;
 	struct triage_config *cf = config_load(path, &err);
 

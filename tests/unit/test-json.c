@@ -12,14 +12,14 @@ static const struct {
 	const char *in;
 	const char *want;
 } strings[] = {
-	{NULL, "null"},
-	{"", "\"\""},
-	{"plain", "\"plain\""},
-	{"q\"b\\s", "\"q\\\"b\\\\s\""},
-	{"a\nb\r\tc", "\"a\\nb\\r\\tc\""},
-	{"\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\""},
-	{"caf\xc3\xa9", "\"caf\xc3\xa9\""},
-	{"bad\xff", "\"bad\xef\xbf\xbd\""},
+    {NULL, "null"},
+    {"", "\"\""},
+    {"plain", "\"plain\""},
+    {"q\"b\\s", "\"q\\\"b\\\\s\""},
+    {"a\nb\r\tc", "\"a\\nb\\r\\tc\""},
+    {"\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\""},
+    {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
+    {"bad\xff", "\"bad\xef\xbf\xbd\""},
 };
 
 START_TEST(test_string)
@@ -52,8 +52,9 @@ START_TEST(test_result)
 	ck_assert_ptr_nonnull(strstr(out->str, "\"scores\":{}"));
 	ck_assert_ptr_nonnull(strstr(out->str, "\"rules\":[]"));
 	ck_assert_ptr_nonnull(
-		strstr(out->str, "\"headers\":[[\"X-Triage-Flags\",\"long\"]]"));
-	ck_assert_ptr_nonnull(strstr(out->str, "\"deleted\":[\"X-Triage-Route\"]"));
+	    strstr(out->str, "\"headers\":[[\"X-Triage-Flags\",\"long\"]]"));
+	ck_assert_ptr_nonnull(
+	    strstr(out->str, "\"deleted\":[\"X-Triage-Route\"]"));
 	ck_assert_ptr_nonnull(strstr(out->str, "\"ack\":null"));
 	ck_assert_ptr_nonnull(strstr(out->str, "\"error\":null"));
 	ck_assert_ptr_nonnull(strstr(out->str, "\"words\":7"));

@@ -98,11 +98,11 @@ static const struct {
 	size_t words, paragraphs;
 	int is_long;
 } lengths[] = {
-	{100, 3, 0},
-	{CONFIG_DEF_LONG_WORDS, 4, 0},
-	{CONFIG_DEF_LONG_WORDS + 1, 4, 1},
-	{200, CONFIG_DEF_LONG_PARAGRAPHS, 0},
-	{200, CONFIG_DEF_LONG_PARAGRAPHS + 1, 1},
+    {100, 3, 0},
+    {CONFIG_DEF_LONG_WORDS, 4, 0},
+    {CONFIG_DEF_LONG_WORDS + 1, 4, 1},
+    {200, CONFIG_DEF_LONG_PARAGRAPHS, 0},
+    {200, CONFIG_DEF_LONG_PARAGRAPHS + 1, 1},
 };
 
 START_TEST(test_long)
@@ -204,13 +204,13 @@ END_TEST
 
 /* Hostile or empty input never crashes and never loses the verdict. */
 static const char *const odd[] = {
-	"",
-	"\n",
-	"no header at all, just text",
-	"Subject: \x01\x02\xff\xfe\n\n\xff\xfe\x00\x01",
-	"Content-Type: multipart/mixed; boundary=x\n\n--x\n--x\n--x--\n",
-	"Content-Type: text/plain; charset=nonexistent-9\n\n\xe9t\xe9\n",
-	"Content-Transfer-Encoding: base64\n\n!!!!====\n",
+    "",
+    "\n",
+    "no header at all, just text",
+    "Subject: \x01\x02\xff\xfe\n\n\xff\xfe\x00\x01",
+    "Content-Type: multipart/mixed; boundary=x\n\n--x\n--x\n--x--\n",
+    "Content-Type: text/plain; charset=nonexistent-9\n\n\xe9t\xe9\n",
+    "Content-Transfer-Encoding: base64\n\n!!!!====\n",
 };
 
 START_TEST(test_odd_input)

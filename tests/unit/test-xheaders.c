@@ -14,15 +14,15 @@ static const struct {
 	const char *names; /* space separated, in arrival order */
 	const char *want;
 } plans[] = {
-	{"From To Subject", ""},
-	{"X-Triage-Flags", "X-Triage-Flags[1]"},
-	{"X-Triage-Flags From X-Triage-Flags",
-	 "X-Triage-Flags[2] X-Triage-Flags[1]"},
-	{"x-triage-flags X-TRIAGE-FLAGS X-Triage-Route",
-	 "X-Triage-Route[1] X-TRIAGE-FLAGS[2] x-triage-flags[1]"},
-	{"X-Triage-Route X-Triage-Flags X-Triage-Route X-Spam X-Triage",
-	 "X-Triage-Route[2] X-Triage-Flags[1] X-Triage-Route[1]"},
-	{"X-TriageFlags X-Triage-", "X-Triage-[1]"},
+    {"From To Subject", ""},
+    {"X-Triage-Flags", "X-Triage-Flags[1]"},
+    {"X-Triage-Flags From X-Triage-Flags",
+     "X-Triage-Flags[2] X-Triage-Flags[1]"},
+    {"x-triage-flags X-TRIAGE-FLAGS X-Triage-Route",
+     "X-Triage-Route[1] X-TRIAGE-FLAGS[2] x-triage-flags[1]"},
+    {"X-Triage-Route X-Triage-Flags X-Triage-Route X-Spam X-Triage",
+     "X-Triage-Route[2] X-Triage-Flags[1] X-Triage-Route[1]"},
+    {"X-TriageFlags X-Triage-", "X-Triage-[1]"},
 };
 
 START_TEST(test_plan_delete)
@@ -51,12 +51,9 @@ static const struct {
 	size_t max;
 	const char *want;
 } sanitize[] = {
-	{"plain", 100, "plain"},
-	{"two\r\nlines", 100, "two  lines"},
-	{"tab\there", 100, "tab here"},
-	{"caf\xc3\xa9 \xe2\x82\xac", 100, "caf? ?"},
-	{"ctl\x01\x7f", 100, "ctl"},
-	{"0123456789", 4, "0123"},
+    {"plain", 100, "plain"},        {"two\r\nlines", 100, "two  lines"},
+    {"tab\there", 100, "tab here"}, {"caf\xc3\xa9 \xe2\x82\xac", 100, "caf? ?"},
+    {"ctl\x01\x7f", 100, "ctl"},    {"0123456789", 4, "0123"},
 };
 
 START_TEST(test_sanitize)
