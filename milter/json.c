@@ -72,7 +72,42 @@ json_result(GString *out, const char *file, const struct triage_result *res)
 	json_strvec(out, &res->flags);
 	g_string_append(out, ",\"route\":");
 	json_string(out, res->route);
-	g_string_append(out, ",\"scores\":{},\"rules\":[]");
+	g_string_append(out, ",\"scores\":{");
+	for (size_t i = 0; i < res->n_scores; i++) {
+		if (i > 0)
+			g_string_append_c(out, ',');
+		json_string(out, res->scores[i].category);
+		g_string_append_printf(
+		    out,
+		    ":{\"score\":%.2f,\"threshold\":%.2f,"
+		    "\"flagged\":%s}",
+		    res->scores[i].score, res->scores[i].threshold,
+		    res->scores[i].flagged ? "true" : "false");
+	}
+	g_string_append(out, "},\"rules\":[");
+	for (size_t i = 0; i < res->n_hits; i++) {
+		const struct triage_hit *h = &res->hits[i];
+
+		if (i > 0)
+			g_string_append_c(out, ',');
+		g_string_append(out, "{\"rule\":");
+		json_string(out, h->rule);
+		g_string_append_printf(
+		    out, ",\"score\":%.2f,\"category\":", h->score);
+		json_string(out, h->category);
+		g_string_append(out, ",\"describe\":");
+		json_string(out, h->describe);
+		g_string_append(out, ",\"match\":");
+		json_string(out, h->quote);
+		g_string_append_printf(out,
+				       ",\"where\":\"%s\",\"start\":%zu,"
+				       "\"end\":%zu}",
+				       h->quote == NULL ? "none"
+				       : h->in_subject  ? "subject"
+							: "body",
+				       h->start, h->end);
+	}
+	g_string_append_c(out, ']');
 	g_string_append(out, ",\"headers\":[");
 	for (size_t i = 0; i < res->add_names.n; i++) {
 		if (i > 0)

@@ -21,18 +21,22 @@
 #include <glib.h>
 
 #include "config.h"
+#include "eval.h"
 #include "log.h"
 #include "milter.h"
 #include "offline.h"
+#include "rules.h"
 #include "triage.h"
 #include "version.h"
 
-enum { OPT_JSON = 256, OPT_ENV_FROM, OPT_ENV_RCPT };
+enum { OPT_JSON = 256, OPT_ENV_FROM, OPT_ENV_RCPT, OPT_EVAL, OPT_LABELS };
 
 static const struct option main_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"env-from", required_argument, NULL, OPT_ENV_FROM},
     {"env-rcpt", required_argument, NULL, OPT_ENV_RCPT},
+    {"eval", required_argument, NULL, OPT_EVAL},
+    {"labels", required_argument, NULL, OPT_LABELS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -47,6 +51,9 @@ main_usage(FILE *fp)
 		"       triage-milter -n [-c config]\n"
 		"       triage-milter -t [-v] [-c config] [--json] "
 		"[--env-from addr] [--env-rcpt addr] path...\n"
+		"       triage-milter --eval labeled.tsv [-v] [-c config]\n"
+		"       triage-milter --eval dir --labels file [-v] [-c "
+		"config]\n"
 		"       triage-milter -V\n"
 		"  -c FILE    configuration file (default %s)\n"
 		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
@@ -59,7 +66,8 @@ main_usage(FILE *fp)
 		"  --env-from ADDR, --env-rcpt ADDR\n"
 		"             with -t: the envelope (default: Return-Path or "
 		"From, and To)\n"
-		"  -v         verbose\n"
+		"  --eval F   measure precision/recall on labeled data\n"
+		"  -v         verbose (-t: explain each rule hit)\n"
 		"  -V         print the version and exit\n",
 		TRIAGE_CONF);
 }
@@ -221,6 +229,8 @@ main(int argc, char **argv)
 	const char *conf_path = NULL, *socket = NULL;
 	int foreground = 0, check = 0, offline = 0, verbose = 0, ch, rc;
 	struct offline_opts oo = {0};
+	struct eval_opts eo = {0};
+	const char *eval_path = NULL;
 	struct triage_config *cf;
 	char *error = NULL;
 
@@ -260,6 +270,12 @@ main(int argc, char **argv)
 		case OPT_ENV_RCPT:
 			oo.env_rcpt = optarg;
 			break;
+		case OPT_EVAL:
+			eval_path = optarg;
+			break;
+		case OPT_LABELS:
+			eo.labels = optarg;
+			break;
 		default:
 			main_usage(stderr);
 			return 1;
@@ -276,7 +292,8 @@ main(int argc, char **argv)
 	}
 
 	/* An explicit -c must exist; the default may be absent for -t. */
-	if (conf_path == NULL && offline && access(TRIAGE_CONF, F_OK) != 0)
+	if (conf_path == NULL && (offline || eval_path) &&
+	    access(TRIAGE_CONF, F_OK) != 0)
 		cf = config_default();
 	else
 		cf = config_load(conf_path ? conf_path : TRIAGE_CONF, &error);
@@ -292,8 +309,25 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
+		GString *report = g_string_new(NULL);
+		unsigned failed =
+		    cf->rules ? rules_check_examples(cf->rules, report) : 0;
+
+		fputs(report->str, stderr);
+		if (failed > 0)
+			fprintf(stderr, "%s: %u rule example(s) failed\n",
+				cf->path, failed);
+		g_string_free(report, TRUE);
 		config_unref(cf);
-		return 0;
+		return failed == 0 ? 0 : 1;
+	}
+	if (eval_path != NULL) {
+		triage_init();
+		eo.verbose = verbose;
+		eo.out = stdout;
+		rc = eval_run(cf, eval_path, &eo);
+		config_unref(cf);
+		return rc;
 	}
 	if (offline) {
 		struct offline_stats st = {0};

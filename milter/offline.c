@@ -96,6 +96,20 @@ offline_print_text(const struct offline_opts *o, const char *name,
 			"signature=%zu\n",
 			res->length.words, res->length.paragraphs,
 			res->length.quoted, res->length.signature);
+		for (size_t i = 0; i < res->n_hits; i++) {
+			const struct triage_hit *h = &res->hits[i];
+
+			fprintf(o->out, "# hit %s(%.1f) %s: %s", h->rule,
+				h->score, h->category, h->describe);
+			if (h->quote != NULL)
+				fprintf(o->out,
+					"; matched \"%s\" in %s at "
+					"bytes %zu-%zu",
+					h->quote,
+					h->in_subject ? "subject" : "body",
+					h->start, h->end);
+			fprintf(o->out, " [%s:%d]\n", h->file, h->line);
+		}
 	}
 	for (size_t i = 0; i < res->add_names.n; i++)
 		fprintf(o->out, "+%s: %s\n", res->add_names.v[i],
