@@ -21,6 +21,7 @@
 #include <glib.h>
 
 #define RULES_INTERNAL
+#include "cfgfile.h"
 #include "rules.h"
 #include "classify.h"
 #include "normalize.h"
@@ -138,41 +139,6 @@ rules_fail(struct rules_build *b, const char *file, int line, const char *fmt,
 	b->error = g_strdup_printf("%s:%d: %s", file, line, msg);
 	g_free(msg);
 	return -1;
-}
-
-/* rules_strip_comments - blank out "#", "//" and C comments in place */
-static void
-rules_strip_comments(char *p)
-{
-	char quote = 0;
-
-	for (; *p; p++) {
-		if (quote) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			else if (*p == quote)
-				quote = 0;
-			continue;
-		}
-		if (*p == '"' || *p == '\'') {
-			quote = *p;
-		} else if (*p == '#' || (*p == '/' && p[1] == '/')) {
-			while (*p && *p != '\n')
-				*p++ = ' ';
-			if (*p == '\0')
-				return;
-		} else if (*p == '/' && p[1] == '*') {
-			while (*p && !(*p == '*' && p[1] == '/')) {
-				if (*p != '\n')
-					*p = ' ';
-				p++;
-			}
-			if (*p == '\0')
-				return;
-			p[0] = p[1] = ' ';
-			p++;
-		}
-	}
 }
 
 /* rules_name_ok - [A-Z][A-Z0-9_]*, optionally after "__" */
@@ -701,16 +667,19 @@ rules_read_file(struct rules_build *b, const char *path)
 	    CFG_END(),
 	};
 	GError *gerr = NULL;
-	char *text = NULL;
+	char *raw = NULL, *text;
+	gsize len;
 	cfg_t *cfg;
 	int rc;
 
-	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+	if (!g_file_get_contents(path, &raw, &len, &gerr)) {
 		b->error = g_strdup_printf("%s: %s", path, gerr->message);
 		g_error_free(gerr);
 		return -1;
 	}
-	rules_strip_comments(text);
+	/* libconfuse 3.3 counts comment lines twice: see cfgfile.h */
+	text = cfgfile_strip_comments(raw, len);
+	g_free(raw);
 	cfg = cfg_init(top, CFGF_NONE);
 	cfg_set_error_function(cfg, rules_errfunc);
 	for (size_t i = 0; i < G_N_ELEMENTS(opts); i++) {
