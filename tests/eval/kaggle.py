@@ -12,7 +12,9 @@ The Comment field is wrapped in an extra pair of quotes and holds literal
 backslash escapes written by the scraper: \\n, \\t, \\xNN (Latin-1 byte or
 UTF-8 sequence), \\uNNNN, \\\\, \\' and \\".  They are decoded into the text;
 \\xNN runs are taken as UTF-8 when they form valid UTF-8, else as Latin-1
-(\\xa0 is a no-break space).  Prints "label<TAB>text" with a header line,
+(\\xa0 is a no-break space, written as a space).  About 1 in 400
+comments was escaped more than once (\\\\xc2\\\\xa0); decoding repeats until
+nothing changes (at most 4 passes).  Prints "label<TAB>text" with a header line,
 tabs/newlines/backslashes escaped as \\t \\n \\\\.  Python 3 stdlib only.
 """
 import csv
@@ -80,7 +82,13 @@ def main():
             text = row["Comment"]
             if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
                 text = text[1:-1]
-            text = decode(text).replace("\xa0", " ")
+            # some comments were escaped two or three times ("\\\\xc2\\\\xa0")
+            for _ in range(4):
+                decoded = decode(text)
+                if decoded == text:
+                    break
+                text = decoded
+            text = text.replace("\xa0", " ")
             label = "abusive" if row["Insult"].strip() == "1" else "none"
             out.write("%s\t%s\n" % (label, esc(text)))
 

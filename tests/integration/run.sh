@@ -8,6 +8,7 @@
 #   forged.lua     inbound X-Triage-* deleted, state reset per message
 #   long.lua       "long" for the long rant
 #   abort.lua      aborts mid-message, then a message on the same connection
+#   rules.lua      the shipped rules: flag, route, score, rule names
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 # miltertest cannot see the index of a header change, so a few lines of
 # Python speak the milter protocol to check the deletions' indices and
@@ -176,6 +177,8 @@ run_lua plain -D msg="$plain" -D expect_length="$(expected_length "$plain")"
 run_lua forged -D msg="$forged" -D plain="$plain"
 run_lua long -D msg="$rant" -D expect_length="$(expected_length "$rant")"
 run_lua abort -D plain="$plain"
+run_lua rules -D threat="$(t_fixture legal-threat.eml)" \
+	-D civil="$(t_fixture business-legal.eml)"
 
 t_log "--- header deletion indices (raw milter protocol)"
 if raw_deletions "${MILTER_SOCK#unix:}" "$forged" >"$T/raw.out" 2>&1; then
