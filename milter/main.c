@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -194,6 +195,63 @@ main_socket_path(const char *socket)
 	return NULL;
 }
 
+/*
+ * main_reload_thread - SIGUSR1 reloads the configuration and rules
+ *
+ * libmilter stops on SIGHUP, so reload has its own signal.  The new
+ * snapshot is built here, off the mail path, and swapped in atomically;
+ * sessions in flight keep the snapshot they started with.  A bad new
+ * configuration is logged with file:line and the running one stays.
+ */
+static gpointer
+main_reload_thread(gpointer arg)
+{
+	char *path = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		struct triage_config *cf;
+		char *error = NULL;
+		int sig;
+
+		if (sigwait(&set, &sig) != 0 || sig != SIGUSR1)
+			continue;
+		cf = config_load(path, &error);
+		if (cf == NULL) {
+			log_err("reload failed, keeping the running "
+				"configuration: %s",
+				error);
+			g_free(error);
+			continue;
+		}
+		log_info("reloaded %s", path);
+		milter_set_config(cf);
+	}
+	return NULL;
+}
+
+/*
+ * main_block_signals - every thread blocks the signals that threads wait
+ * for: SIGUSR1 (our reload thread) and SIGHUP, SIGINT, SIGTERM
+ * (libmilter's).  Done before any thread starts, so all inherit it;
+ * otherwise a SIGTERM could land in a thread that does not wait for it
+ * and kill the process without cleanup.
+ */
+static void
+main_block_signals(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 /* main_daemon - run the milter until told to stop */
 static int
 main_daemon(struct triage_config *cf, const char *socket, int foreground)
@@ -214,6 +272,8 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		return 1;
 	log_info("starting %s on %s (config %s)", TRIAGE_VERSION_STRING, socket,
 		 cf->path);
+	g_thread_unref(
+	    g_thread_new("reload", main_reload_thread, g_strdup(cf->path)));
 	rc = milter_run();
 	log_info("stopping");
 	milter_cleanup();
@@ -344,8 +404,7 @@ main(int argc, char **argv)
 		return st.failed == 0 ? 0 : 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* reserved for reload; until then it must not kill the daemon */
-	signal(SIGUSR1, SIG_IGN);
+	main_block_signals();
 	rc = main_daemon(cf, socket ? socket : cf->socket, foreground);
 	config_unref(cf);
 	return rc;
