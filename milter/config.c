@@ -273,7 +273,8 @@ validate_category(cfg_t *cfg, cfg_opt_t *opt)
 			  cfg_title(sec), route);
 		return -1;
 	}
-	if (cfg_getfloat(sec, "threshold") <= 0) {
+	if (cfg_size(sec, "threshold") > 0 &&
+	    cfg_getfloat(sec, "threshold") <= 0) {
 		cfg_error(cfg, "category %s: threshold must be above 0",
 			  cfg_title(sec));
 		return -1;
@@ -332,10 +333,10 @@ config_schema(void)
 	    CFG_END(),
 	};
 	static cfg_opt_t category_opts[] = {
-	    CFG_FLOAT("threshold", CONFIG_DEF_THRESHOLD, CFGF_NONE),
+	    CFG_FLOAT("threshold", CONFIG_DEF_THRESHOLD, CFGF_NODEFAULT),
 	    CFG_STR("flag", NULL, CFGF_NODEFAULT),
 	    CFG_STR("route", NULL, CFGF_NODEFAULT),
-	    CFG_INT("priority", 0, CFGF_NONE),
+	    CFG_INT("priority", 0, CFGF_NODEFAULT),
 	    CFG_END(),
 	};
 	static cfg_opt_t route_opts[] = {
@@ -416,9 +417,13 @@ config_categories(struct triage_config *cf, cfg_t *cfg)
 			c->name = g_strdup(name);
 			c->flag = g_strdup(name);
 			c->route = g_strdup("");
+			c->threshold = CONFIG_DEF_THRESHOLD;
 		}
-		c->threshold = cfg_getfloat(sec, "threshold");
-		c->priority = (int)cfg_getint(sec, "priority");
+		/* only what the section sets overrides a shipped category */
+		if (cfg_size(sec, "threshold") > 0)
+			c->threshold = cfg_getfloat(sec, "threshold");
+		if (cfg_size(sec, "priority") > 0)
+			c->priority = (int)cfg_getint(sec, "priority");
 		if (cfg_getstr(sec, "flag") != NULL) {
 			g_free(c->flag);
 			c->flag = g_strdup(cfg_getstr(sec, "flag"));
@@ -499,20 +504,6 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	const char **names;
 	size_t n;
 
-	if (cf->n_rule_files == 0)
-		return 0;
-	cf->rules = rules_load(cf->rule_files, cf->n_rule_files, error_r);
-	if (cf->rules == NULL)
-		return -1;
-	n = rules_categories(cf->rules, &names);
-	for (size_t i = 0; i < n; i++)
-		if (config_category(cf, names[i]) == NULL) {
-			*error_r = g_strdup_printf(
-			    "%s: rules use category \"%s\", which has no "
-			    "category section",
-			    cf->path, names[i]);
-			return -1;
-		}
 	for (size_t i = 0; i < cf->n_categories; i++) {
 		const char *route = cf->categories[i].route;
 		int known = *route == '\0';
@@ -527,6 +518,20 @@ config_check_rules(struct triage_config *cf, char **error_r)
 			return -1;
 		}
 	}
+	if (cf->n_rule_files == 0)
+		return 0;
+	cf->rules = rules_load(cf->rule_files, cf->n_rule_files, error_r);
+	if (cf->rules == NULL)
+		return -1;
+	n = rules_categories(cf->rules, &names);
+	for (size_t i = 0; i < n; i++)
+		if (config_category(cf, names[i]) == NULL) {
+			*error_r = g_strdup_printf(
+			    "%s: rules use category \"%s\", which has no "
+			    "category section",
+			    cf->path, names[i]);
+			return -1;
+		}
 	return 0;
 }
 

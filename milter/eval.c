@@ -163,6 +163,40 @@ eval_one(const struct triage_config *cf, struct eval_state *st,
 	g_strfreev(gold);
 }
 
+/*
+ * eval_register - every class named in the labels, before counting, so
+ * each class is measured on every row, not only from its first mention.
+ * The labels are the first column (TSV) or the second (labels file).
+ */
+static void
+eval_register(struct eval_state *st, char **lines)
+{
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		char *tab = strchr(lines[i], '\t');
+		char *field, **labels;
+
+		if (tab == NULL || lines[i][0] == '#')
+			continue;
+		if (st->o->labels != NULL) {
+			char *end = strchr(tab + 1, '\t');
+
+			field = g_strndup(tab + 1, end ? (gsize)(end - tab - 1)
+						       : strlen(tab + 1));
+		} else {
+			field = g_strndup(lines[i], (gsize)(tab - lines[i]));
+		}
+		labels = g_strsplit(field, ",", -1);
+		for (char **l = labels; *l; l++) {
+			g_strstrip(*l);
+			if (**l != '\0' && strcmp(*l, "none") != 0 &&
+			    strcmp(*l, "label") != 0)
+				(void)eval_class_get(st, *l);
+		}
+		g_strfreev(labels);
+		g_free(field);
+	}
+}
+
 /* eval_tsv - rows of a labeled TSV file */
 static int
 eval_tsv(const struct triage_config *cf, struct eval_state *st,
@@ -180,6 +214,7 @@ eval_tsv(const struct triage_config *cf, struct eval_state *st,
 	}
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
+	eval_register(st, lines);
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *tab = strchr(lines[i], '\t'), *text;
 		GString *m;
@@ -215,6 +250,7 @@ eval_dir(const struct triage_config *cf, struct eval_state *st, const char *dir,
 	}
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
+	eval_register(st, lines);
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *tab = strchr(lines[i], '\t'), *file;
 		gchar *msg;

@@ -68,6 +68,7 @@ main_usage(FILE *fp)
 		"             with -t: the envelope (default: Return-Path or "
 		"From, and To)\n"
 		"  --eval F   measure precision/recall on labeled data\n"
+		"  --labels F with --eval DIR: FILE<TAB>labels lines\n"
 		"  -v         verbose (-t: explain each rule hit)\n"
 		"  -V         print the version and exit\n",
 		TRIAGE_CONF);
@@ -368,6 +369,11 @@ main(int argc, char **argv)
 		config_unref(cf);
 		return 1;
 	}
+	if (cf->n_rule_files == 0 && !offline && eval_path == NULL)
+		fprintf(stderr,
+			"triage-milter: warning: %s: no rule file matches "
+			"\"rules\"; only length is triaged\n",
+			cf->path);
 	if (check) {
 		GString *report = g_string_new(NULL);
 		unsigned failed =

@@ -351,6 +351,26 @@ milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid,
 	return 0;
 }
 
+/* milter_log_verdict - one line per message: what was decided, and why */
+static void
+milter_log_verdict(const char *qid, const struct triage_result *res, gint64 ms)
+{
+	char *flags =
+	    res->flags.n ? strvec_join(&res->flags, ",") : g_strdup("none");
+	GString *rules = g_string_new(NULL);
+
+	for (size_t i = 0; i < res->n_hits; i++)
+		g_string_append_printf(rules, "%s%s(%.1f)", i ? "," : "",
+				       res->hits[i].rule, res->hits[i].score);
+	log_info("%s: flags=%s route=%s rules=%s words=%zu paragraphs=%zu "
+		 "quoted=%zu deleted=%zu ms=%" G_GINT64_FORMAT,
+		 qid, flags, res->route ? res->route : "none",
+		 rules->len ? rules->str : "none", res->length.words,
+		 res->length.paragraphs, res->length.quoted, res->n_del, ms);
+	g_string_free(rules, TRUE);
+	g_free(flags);
+}
+
 /* mlfi_eom - analyse and apply; always let the message through */
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
@@ -362,7 +382,6 @@ mlfi_eom(SMFICTX *ctx)
 	struct triage_result *res;
 	sfsistat rc = SMFIS_CONTINUE;
 	gint64 start = g_get_monotonic_time();
-	char *flags;
 
 	env.queue_id = qid;
 	env.env_from = m->env_from ? m->env_from : "";
@@ -385,14 +404,8 @@ mlfi_eom(SMFICTX *ctx)
 	} else if (milter_apply(ctx, res, qid, c->leadspc) != 0) {
 		rc = milter_fail(c, qid, "the MTA refused a header change");
 	} else {
-		flags = res->flags.n ? strvec_join(&res->flags, ",")
-				     : g_strdup("none");
-		log_info("%s: flags=%s words=%zu paragraphs=%zu quoted=%zu "
-			 "deleted=%zu ms=%" G_GINT64_FORMAT,
-			 qid, flags, res->length.words, res->length.paragraphs,
-			 res->length.quoted, res->n_del,
-			 (g_get_monotonic_time() - start) / 1000);
-		g_free(flags);
+		milter_log_verdict(qid, res,
+				   (g_get_monotonic_time() - start) / 1000);
 	}
 	triage_result_free(res);
 	c->msg = milter_msg_free(c->msg);

@@ -110,13 +110,42 @@ START_TEST(test_errors)
 
 	ck_assert_ptr_null(cf);
 	ck_assert_ptr_nonnull(err);
-	want = g_strdup_printf("%s:%d: ", path, bad[_i].line);
+	/* line 0: a whole-file problem, reported as "path: " */
+	want = bad[_i].line ? g_strdup_printf("%s:%d: ", path, bad[_i].line)
+			    : g_strdup_printf("%s: ", path);
 	ck_assert_msg(g_str_has_prefix(err, want), "case %d: got \"%s\"", _i,
 		      err);
 	ck_assert_msg(strstr(err, bad[_i].needle) != NULL,
 		      "case %d: \"%s\" lacks \"%s\"", _i, err, bad[_i].needle);
 	g_free(want);
 	g_free(err);
+	unlink(path);
+	g_free(path);
+}
+END_TEST
+
+/* A section overrides only the keys it sets of a shipped category. */
+START_TEST(test_category_override)
+{
+	char *path = write_conf("category legal {\n threshold = 4.0\n}\n"
+				"category refund {\n route = \"billing\"\n}\n"
+				"route billing {\n}\n");
+	char *err = NULL;
+	struct triage_config *cf = config_load(path, &err);
+	const struct config_category *c;
+
+	ck_assert_msg(cf != NULL, "error: %s", err);
+	c = config_category(cf, "legal");
+	ck_assert_double_eq_tol(c->threshold, 4.0, 1e-9);
+	ck_assert_int_eq(c->priority, 100);
+	ck_assert_str_eq(c->route, "legal");
+	ck_assert_str_eq(c->flag, "legal-threat");
+	c = config_category(cf, "refund");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_double_eq_tol(c->threshold, CONFIG_DEF_THRESHOLD, 1e-9);
+	ck_assert_str_eq(c->flag, "refund");
+	ck_assert_str_eq(c->route, "billing");
+	config_unref(cf);
 	unlink(path);
 	g_free(path);
 }
@@ -183,6 +212,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values);
 	tcase_add_loop_test(tc, test_errors, 0, G_N_ELEMENTS(bad));
+	tcase_add_test(tc, test_category_override);
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_loop_test(tc, test_socket_specs, 0, G_N_ELEMENTS(sockets));
 	tcase_add_test(tc, test_sample_config);
