@@ -50,8 +50,17 @@ static const char *const classify_negators[] = {
     "doesnt",  "didn't",  "didnt",  "shouldn't", "shouldnt", "couldn't",
     "couldnt", "haven't", "havent", "hasn't",    "hasnt",    "hadn't",
     "hadnt",   "ain't",   "aint",   "mustn't",   "needn't",  "shan't",
-    "nobody",  "nothing", "none",
+    "nobody",  "nothing", "none",    "zero",
 };
+
+/* A negator inside a condition states the condition, not a denial: "if
+ * this is not fixed I will sue", "unless you don't refund". */
+static const char *const classify_conditionals[] = {
+    "if", "unless", "when", "whether", "until", "till", "once",
+};
+
+/* How far back from a negator a conditional word still governs it. */
+#define CLASSIFY_COND_REACH 4
 
 /* Words between a negator and a match that end the negator's reach:
  * "not hesitate to sue", "not only ... sue", "don't pay, otherwise". */
@@ -113,6 +122,22 @@ classify_clause_break(const struct classify_state *st, size_t a)
 	return 0;
 }
 
+/* classify_conditional - does a condition govern the negator at j? */
+static int
+classify_conditional(const struct classify_state *st, size_t j)
+{
+	for (size_t k = j; k > 0 && j - k < CLASSIFY_COND_REACH; k--) {
+		if (st->tok[k].flags & NORM_TOK_SENT_START)
+			return 0;
+		if (classify_in(st->tok[k - 1].text, classify_conditionals,
+				G_N_ELEMENTS(classify_conditionals)))
+			return 1;
+		if (classify_clause_break(st, k - 1))
+			return 0;
+	}
+	return 0;
+}
+
 /* classify_negated - is a match starting at token i negated? */
 static int
 classify_negated(const struct classify_state *st, unsigned reach, size_t i)
@@ -129,7 +154,7 @@ classify_negated(const struct classify_state *st, unsigned reach, size_t i)
 		j--;
 		w = st->tok[j].text;
 		if (classify_negator(st, j))
-			return 1;
+			return !classify_conditional(st, j);
 		if (classify_in(w, classify_breakers,
 				G_N_ELEMENTS(classify_breakers)))
 			return 0;

@@ -85,6 +85,10 @@ static const struct {
     {"LEGAL_SUE", "I am not going to sue", 0},
     {"LEGAL_SUE", "I don't want to sue", 0},
     {"LEGAL_SUE", "I will not hesitate to sue", 1},
+    /* a negated condition is not a denial */
+    {"LEGAL_SUE", "if you don't refund I sue", 1},
+    {"LEGAL_SUE", "I don't think we will sue", 0},
+    {"LEGAL_SUE", "I have zero plans to sue", 0},
     {"LEGAL_SUE", "not only will I sue", 1},
     {"LEGAL_SUE", "Do not ignore this or I will sue", 1},
     {"LEGAL_SUE", "If you don't refund me, I will sue", 1},
