@@ -50,7 +50,7 @@ static const char *const classify_negators[] = {
     "doesnt",  "didn't",  "didnt",  "shouldn't", "shouldnt", "couldn't",
     "couldnt", "haven't", "havent", "hasn't",    "hasnt",    "hadn't",
     "hadnt",   "ain't",   "aint",   "mustn't",   "needn't",  "shan't",
-    "nobody",  "nothing", "none",    "zero",
+    "nobody",  "nothing", "none",   "zero",
 };
 
 /* A negator inside a condition states the condition, not a denial: "if
@@ -438,12 +438,16 @@ classify_regex(struct classify_state *st, unsigned ri)
 	}
 }
 
+/* Zeroed bytes after a regex subject (see classify_header). */
+#define CLASSIFY_REGEX_SLACK 32
+
 /* classify_header - a regex rule on one header's decoded value */
 static void
 classify_header(struct classify_state *st, unsigned ri)
 {
 	const struct rules_rule *r = &st->rs->rule[ri];
 	const char *v;
+	char *padded;
 	size_t len;
 
 	if (st->in->header == NULL)
@@ -455,11 +459,15 @@ classify_header(struct classify_state *st, unsigned ri)
 	/* a sender may put anything in a header */
 	if (!g_utf8_validate(v, len, NULL))
 		return;
-	if (pcre2_match(r->re, (PCRE2_SPTR)v, len, 0, PCRE2_NO_UTF_CHECK,
+	/* a zero-padded copy: PCRE2's JIT may read 16 bytes past the end */
+	padded = g_malloc0(len + CLASSIFY_REGEX_SLACK);
+	memcpy(padded, v, len);
+	if (pcre2_match(r->re, (PCRE2_SPTR)padded, len, 0, PCRE2_NO_UTF_CHECK,
 			classify_match_data(st), st->rs->mctx) >= 0) {
 		st->fired[ri] = 1;
 		st->first[ri].first = st->first[ri].last = (size_t)-1;
 	}
+	g_free(padded);
 }
 
 /* classify_sentences - number the sentences of the tokens once */

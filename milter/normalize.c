@@ -23,6 +23,9 @@
 
 #include "normalize.h"
 
+/* Bytes of zeroed padding after the joined text (see norm_text). */
+#define NORM_REGEX_SLACK 32
+
 /* A mask longer than this is a row of stars or "!!!!", not a hidden word. */
 #define NORM_MAX_MASK_RUN 4
 /* "f***", "sh**": a bare trailing mask counts only after a stub this short;
@@ -1057,7 +1060,9 @@ norm_text(const char *utf8, size_t len, size_t max_tokens)
 		total += strlen(n->tok[i].text) + 1;
 	}
 	n->pool = b.pool.s;
-	n->joined = out = g_malloc(total + 1);
+	/* PCRE2's JIT reads 16-byte blocks and may pass the terminator:
+	 * zeroed slack keeps those reads inside the allocation */
+	n->joined = out = g_malloc0(total + 1 + NORM_REGEX_SLACK);
 	n->joined_off = g_new(size_t, n->n + 1);
 	for (size_t i = 0; i < n->n; i++) {
 		size_t l = strlen(n->tok[i].text);

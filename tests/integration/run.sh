@@ -202,7 +202,10 @@ if raw_deletions "${MILTER_SOCK#unix:}" "$forged" >"$T/raw.out" 2>&1; then
 		'^2 1$' "$(awk '$1 == "change" && tolower($3) == "x-triage-flags" { printf "%s%s", sep, $2; sep = " " }' "$T/raw.out")"
 	t_match "raw: accepted at end of message" '^reply [ac]$' \
 		"$(grep '^reply' "$T/raw.out")"
-	t_eq "raw: three headers added" 3 "$(grep -c '^add ' "$T/raw.out" || true)"
+	# as many headers as the offline run of the same message adds
+	t_eq "raw: the headers of -t added" \
+		"$("$TRIAGE_MILTER" -c "$MILTER_CONF" -t "$forged" | grep -c '^+' || true)" \
+		"$(grep -c '^add ' "$T/raw.out" || true)"
 	# With SMFIP_HDR_LEADSPC negotiated the MTA inserts the value as
 	# sent, so it must carry its own leading space ("Name: value").
 	if grep -q 'leadspc 1' "$T/raw.out"; then
