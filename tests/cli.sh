@@ -71,6 +71,22 @@ bad_config bad-socket-mode 1 'socket_mode = "rwx"\n'
 bad_config bad-facility 1 'syslog_facility = "nosuch"\n'
 bad_config unknown-in-section 3 'length {\n\tlong_words = 500\n\tshort_words = 3\n}\n'
 
+# ---- -n checks rule files and every rule's examples --------------------------
+mkdir -p "$T/rules"
+printf '%b' '# a rule whose second example cannot fire\nrule LOCAL_REFUND {\n\tcategory = "legal"\n\tscore = 5.0\n\tphrases = {"refund or else"}\n\texamples = {"a refund or else",\n\t\t"please refund me"}\n}\n' >"$T/rules/bad-example.rules"
+printf 'rules = {"%s/rules/*.rules"}\n' "$T" >"$T/rules.conf"
+run -n -c "$T/rules.conf"
+t_eq "-n with a failing rule example: exit 1" 1 "$rc"
+t_match "-n names the rule file, line and example" \
+	"^$T/rules/bad-example.rules:6: LOCAL_REFUND: example \"please refund me\" did not fire" "$err"
+printf '%b' 'rule LOCAL_BAD {\n\tcategory = "legal"\n\tregex = "(unclosed"\n}\n' >"$T/rules/bad-example.rules"
+run -n -c "$T/rules.conf"
+t_eq "-n with a bad regex: exit 1" 1 "$rc"
+t_match "-n names the regex's file and line" "^$T/rules/bad-example.rules:3: " "$err"
+printf 'rules = {"%s/rules/*.rules"}\n' "$top_srcdir" >"$T/shipped.conf"
+run -n -c "$T/shipped.conf"
+t_eq "-n on the shipped rules (every example checked): exit 0" 0 "$rc"
+
 run -n -c "$T/does-not-exist.conf"
 t_check "-n on a missing config exits non-zero" test "$rc" -ne 0
 t_match "-n on a missing config names it" "does-not-exist.conf" "$err"
