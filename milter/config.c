@@ -21,6 +21,8 @@
 #include "cfgfile.h"
 #include "config.h"
 #include "rules.h"
+#include "strvec.h"
+#include "template.h"
 
 #define CONFIG_DEF_SOCKET "inet:8894@127.0.0.1"
 #define CONFIG_DEF_RULES "{\"" TRIAGE_RULESDIR "/*.rules\"}"
@@ -44,7 +46,11 @@ static const struct config_def_category config_def_categories[] = {
     {"public", CONFIG_DEF_THRESHOLD, "public-threat", "public", 80},
 };
 static char config_def_rules[] = CONFIG_DEF_RULES;
+static char config_def_templates[] = TRIAGE_TEMPLATESDIR;
+/* The shipped routes and the acknowledgment each sends by default. */
 static const char *const config_def_routes[] = {"legal", "public", "abuse"};
+static const char *const config_def_route_templates[] = {"legal", "general",
+							 "abusive"};
 
 /*
  * Errors of the parse running in this thread.  A section's cfg_t is not the
@@ -323,6 +329,8 @@ validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
 	return validate_range(cfg, opt, 10, 600000);
 }
 
+static int validate_duration(cfg_t *cfg, cfg_opt_t *opt);
+
 /* config_opts - the schema; also documented in triage-milter.conf(5) */
 static cfg_t *
 config_schema(void)
@@ -341,6 +349,31 @@ config_schema(void)
 	};
 	static cfg_opt_t route_opts[] = {
 	    CFG_STR("describe", "", CFGF_NONE),
+	    CFG_STR("template", NULL, CFGF_NODEFAULT),
+	    CFG_END(),
+	};
+	static cfg_opt_t reply_opts[] = {
+	    CFG_BOOL("enable", cfg_false, CFGF_NONE),
+	    CFG_STR_LIST("addresses", NULL, CFGF_NONE),
+	    CFG_STR_LIST("own_addresses", NULL, CFGF_NONE),
+	    CFG_STR("from", "", CFGF_NONE),
+	    CFG_STR("support_name", "our support team", CFGF_NONE),
+	    CFG_STR("reply_within", "one business day", CFGF_NONE),
+	    CFG_STR("interval", "1d", CFGF_NONE),
+	    CFG_INT("max_per_hour", REPLY_DEF_MAX_PER_HOUR, CFGF_NONE),
+	    CFG_BOOL("require_auth", cfg_false, CFGF_NONE),
+	    CFG_STR_LIST("trusted_authserv_ids", NULL, CFGF_NONE),
+	    CFG_STR_LIST("spam_headers", NULL, CFGF_NONE),
+	    CFG_STR("envelope_sender", "", CFGF_NONE),
+	    CFG_STR("message_id_domain", "", CFGF_NONE),
+	    CFG_STR("default_template", "general", CFGF_NONE),
+	    CFG_STR("templates", config_def_templates, CFGF_NONE),
+	    CFG_STR("transport", "sendmail:/usr/sbin/sendmail", CFGF_NONE),
+	    CFG_STR("smtp_user", "", CFGF_NONE),
+	    CFG_STR("smtp_password", "", CFGF_NONE),
+	    CFG_BOOL("require_tls", cfg_false, CFGF_NONE),
+	    CFG_STR("timeout", "30s", CFGF_NONE),
+	    CFG_STR("drain", "10s", CFGF_NONE),
 	    CFG_END(),
 	};
 	static cfg_opt_t opts[] = {
@@ -361,6 +394,9 @@ config_schema(void)
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("route", route_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+	    CFG_SEC("reply", reply_opts, CFGF_NONE),
+	    CFG_STR("store", "", CFGF_NONE),
+	    CFG_STR("store_key_file", "", CFGF_NONE),
 	    CFG_END(),
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -381,6 +417,9 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "length|long_paragraphs", validate_positive);
 	cfg_set_validate_func(cfg, "category", validate_category);
 	cfg_set_validate_func(cfg, "route", validate_route);
+	cfg_set_validate_func(cfg, "reply|interval", validate_duration);
+	cfg_set_validate_func(cfg, "reply|timeout", validate_duration);
+	cfg_set_validate_func(cfg, "reply|drain", validate_duration);
 	return cfg;
 }
 
@@ -443,17 +482,221 @@ config_routes(struct triage_config *cf, cfg_t *cfg)
 	size_t n_def = G_N_ELEMENTS(config_def_routes);
 
 	cf->routes = g_new0(char *, n_def + n_sec + 1);
-	for (size_t i = 0; i < n_def; i++)
-		cf->routes[cf->n_routes++] = g_strdup(config_def_routes[i]);
-	for (unsigned i = 0; i < n_sec; i++) {
-		const char *name = cfg_title(cfg_getnsec(cfg, "route", i));
-		int known = 0;
-
-		for (size_t j = 0; j < cf->n_routes; j++)
-			known |= strcmp(cf->routes[j], name) == 0;
-		if (!known)
-			cf->routes[cf->n_routes++] = g_strdup(name);
+	cf->route_templates = g_new0(char *, n_def + n_sec + 1);
+	for (size_t i = 0; i < n_def; i++) {
+		cf->routes[cf->n_routes] = g_strdup(config_def_routes[i]);
+		cf->route_templates[cf->n_routes++] =
+		    g_strdup(config_def_route_templates[i]);
 	}
+	for (unsigned i = 0; i < n_sec; i++) {
+		cfg_t *sec = cfg_getnsec(cfg, "route", i);
+		const char *name = cfg_title(sec);
+		size_t j;
+
+		for (j = 0; j < cf->n_routes; j++)
+			if (strcmp(cf->routes[j], name) == 0)
+				break;
+		if (j == cf->n_routes) {
+			cf->routes[j] = g_strdup(name);
+			cf->route_templates[j] = g_strdup("");
+			cf->n_routes++;
+		}
+		if (cfg_size(sec, "template") > 0) {
+			g_free(cf->route_templates[j]);
+			cf->route_templates[j] =
+			    g_strdup(cfg_getstr(sec, "template"));
+		}
+	}
+}
+
+/* config_route_template - the template a route sends; NULL = none */
+const char *
+config_route_template(const struct triage_config *cf, const char *route)
+{
+	const char *t = cf->default_template;
+
+	if (route != NULL)
+		for (size_t i = 0; i < cf->n_routes; i++)
+			if (strcmp(cf->routes[i], route) == 0)
+				t = cf->route_templates[i];
+	return t != NULL && *t != '\0' ? t : NULL;
+}
+
+/* config_duration - "90", "90s", "30m", "24h", "1d" -> seconds; -1 bad */
+static long
+config_duration(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	switch (*end) {
+	case '\0':
+	case 's':
+		break;
+	case 'm':
+		v *= 60;
+		break;
+	case 'h':
+		v *= 3600;
+		break;
+	case 'd':
+		v *= 86400;
+		break;
+	default:
+		return -1;
+	}
+	if (*end != '\0' && end[1] != '\0')
+		return -1;
+	return v > INT_MAX ? -1 : v;
+}
+
+/* validate_duration - a duration option */
+static int
+validate_duration(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && config_duration(v) < 0) {
+		cfg_error(cfg,
+			  "%s = \"%s\": expected a duration such as "
+			  "\"3600\", \"30m\", \"24h\" or \"1d\"",
+			  cfg_opt_name(opt), v);
+		return -1;
+	}
+	return 0;
+}
+
+/* config_strvec - a libconfuse list into a strvec, optionally lowercased */
+static void
+config_strvec(cfg_t *sec, const char *name, int lower, struct strvec *out)
+{
+	for (unsigned i = 0; i < cfg_size(sec, name); i++) {
+		const char *v = cfg_getnstr(sec, name, i);
+
+		if (lower)
+			strvec_push_take(out, g_ascii_strdown(v, -1));
+		else
+			strvec_push(out, v);
+	}
+}
+
+/* config_reply - the reply section into the policy and sender config */
+static int
+config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
+	     char **error_r)
+{
+	cfg_t *r = cfg_getsec(cfg, "reply");
+	char *dir = g_path_get_dirname(path ? path : ".");
+	const char *tdir = cfg_getstr(r, "templates");
+	char *err = NULL;
+
+	reply_policy_init(&cf->reply);
+	cf->reply.enable = cfg_getbool(r, "enable");
+	config_strvec(r, "addresses", 1, &cf->reply.addresses);
+	config_strvec(r, "own_addresses", 1, &cf->reply.own_addresses);
+	g_free(cf->reply.from);
+	cf->reply.from = g_strdup(cfg_getstr(r, "from"));
+	cf->reply.interval_s =
+	    (unsigned)config_duration(cfg_getstr(r, "interval"));
+	cf->reply.max_per_hour = (unsigned)cfg_getint(r, "max_per_hour");
+	cf->reply.require_auth = cfg_getbool(r, "require_auth");
+	config_strvec(r, "trusted_authserv_ids", 0,
+		      &cf->reply.trusted_authserv_ids);
+	if (cfg_size(r, "spam_headers") > 0) {
+		strvec_clear(&cf->reply.spam_headers);
+		config_strvec(r, "spam_headers", 0, &cf->reply.spam_headers);
+	}
+	g_free(cf->reply.envelope_sender);
+	cf->reply.envelope_sender = g_strdup(cfg_getstr(r, "envelope_sender"));
+	g_free(cf->reply.message_id_domain);
+	cf->reply.message_id_domain =
+	    g_strdup(cfg_getstr(r, "message_id_domain"));
+	cf->support_name = g_strdup(cfg_getstr(r, "support_name"));
+	cf->reply_within = g_strdup(cfg_getstr(r, "reply_within"));
+	cf->default_template = g_strdup(cfg_getstr(r, "default_template"));
+	cf->templates_dir = g_path_is_absolute(tdir)
+				? g_strdup(tdir)
+				: g_build_filename(dir, tdir, NULL);
+	cf->sender.transport = g_strdup(cfg_getstr(r, "transport"));
+	cf->sender.smtp_user = g_strdup(cfg_getstr(r, "smtp_user"));
+	cf->sender.smtp_password = g_strdup(cfg_getstr(r, "smtp_password"));
+	cf->sender.require_tls = cfg_getbool(r, "require_tls");
+	cf->sender.timeout_s =
+	    (unsigned)config_duration(cfg_getstr(r, "timeout"));
+	cf->drain_s = (unsigned)config_duration(cfg_getstr(r, "drain"));
+	g_free(dir);
+	if (reply_policy_check(&cf->reply, &err) != 0) {
+		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
+		g_free(err);
+		return -1;
+	}
+	if (sender_check_transport(cf->sender.transport, &err) != 0) {
+		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
+		g_free(err);
+		return -1;
+	}
+	return 0;
+}
+
+/* config_template_free - GDestroyNotify for the template table */
+static void
+config_template_free(gpointer t)
+{
+	template_free(t);
+}
+
+/* config_templates - load every template a route or the default names */
+static int
+config_templates(struct triage_config *cf, char **error_r)
+{
+	GPtrArray *names = g_ptr_array_new();
+	int rc = 0;
+
+	cf->templates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+					      config_template_free);
+	if (*cf->default_template != '\0')
+		g_ptr_array_add(names, cf->default_template);
+	for (size_t i = 0; i < cf->n_routes; i++)
+		if (*cf->route_templates[i] != '\0')
+			g_ptr_array_add(names, cf->route_templates[i]);
+	for (guint i = 0; i < names->len && rc == 0; i++) {
+		const char *name = g_ptr_array_index(names, i);
+		char *file, *path;
+		struct template *t;
+
+		if (g_hash_table_contains(cf->templates, name))
+			continue;
+		if (!config_token_ok(name)) {
+			*error_r = g_strdup_printf(
+			    "%s: template \"%s\": name must be lowercase "
+			    "letters, digits, - or _",
+			    cf->path, name);
+			rc = -1;
+			break;
+		}
+		file = g_strconcat(name, ".txt", NULL);
+		path = g_build_filename(cf->templates_dir, file, NULL);
+		g_free(file);
+		if (!cf->reply.enable &&
+		    !g_file_test(path, G_FILE_TEST_EXISTS)) {
+			/* acknowledgments off: missing templates do not matter
+			 */
+			g_free(path);
+			continue;
+		}
+		t = template_load(path, error_r);
+		g_free(path);
+		if (t == NULL)
+			rc = -1;
+		else
+			g_hash_table_insert(cf->templates, g_strdup(name), t);
+	}
+	g_ptr_array_free(names, TRUE);
+	return rc;
 }
 
 /* config_rule_files - expand the rules globs (relative to the config) */
@@ -562,8 +805,13 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->long_paragraphs = (size_t)cfg_getint(len, "long_paragraphs");
 	config_categories(cf, cfg);
 	config_routes(cf, cfg);
+	cf->store_uri = g_strdup(cfg_getstr(cfg, "store"));
+	cf->store_key_file = g_strdup(cfg_getstr(cfg, "store_key_file"));
+	if (config_reply(cf, cfg, path, error_r) != 0)
+		return config_unref(cf);
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
-			   config_check_rules(cf, error_r) != 0))
+			   config_check_rules(cf, error_r) != 0 ||
+			   config_templates(cf, error_r) != 0))
 		return config_unref(cf);
 	return cf;
 }
@@ -655,6 +903,19 @@ config_unref(struct triage_config *cf)
 	}
 	g_free(cf->categories);
 	g_strfreev(cf->routes);
+	g_strfreev(cf->route_templates);
+	reply_policy_clear(&cf->reply);
+	g_free(cf->support_name);
+	g_free(cf->reply_within);
+	g_free(cf->default_template);
+	g_free(cf->templates_dir);
+	if (cf->templates != NULL)
+		g_hash_table_destroy(cf->templates);
+	g_free(cf->sender.transport);
+	g_free(cf->sender.smtp_user);
+	g_free(cf->sender.smtp_password);
+	g_free(cf->store_uri);
+	g_free(cf->store_key_file);
 	g_strfreev(cf->rule_files);
 	rules_free(cf->rules);
 	g_free(cf);

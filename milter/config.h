@@ -13,6 +13,11 @@
 
 #include <stddef.h>
 
+#include <glib.h>
+
+#include "reply.h"
+#include "sender.h"
+
 enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 
 /* Defaults, with the reason beside each. */
@@ -76,9 +81,27 @@ struct triage_config {
 	struct rule_set *rules; /* NULL when no rule file */
 	struct config_category *categories;
 	size_t n_categories;
-	char **routes; /* names of route sections */
+	char **routes;          /* names of route sections */
+	char **route_templates; /* parallel: template name, "" = none */
 	size_t n_routes;
+
+	/* acknowledgments (reply.h, template.h, sender.h) */
+	struct reply_policy reply;
+	char *support_name;
+	char *reply_within;
+	char *default_template; /* for mail with no route; "" = none */
+	char *templates_dir;
+	GHashTable *templates; /* name -> struct template *, loaded */
+	struct sender_config sender;
+	unsigned drain_s; /* at stop, how long to drain the queue */
+
+	/* state */
+	char *store_uri; /* "" = none */
+	char *store_key_file;
 };
+
+const char *config_route_template(const struct triage_config *cf,
+				  const char *route);
 
 const struct config_category *config_category(const struct triage_config *cf,
 					      const char *name);

@@ -125,6 +125,7 @@ eval_one(const struct triage_config *cf, struct eval_state *st,
 	char **gold = g_strsplit(labels, ",", -1);
 
 	env.queue_id = "eval";
+	env.offline = 1;
 	env.env_from = "eval@localhost";
 	for (char **g = gold; *g; g++) {
 		g_strstrip(*g);

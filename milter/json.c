@@ -62,6 +62,31 @@ json_strvec(GString *out, const struct strvec *sv)
 	g_string_append_c(out, ']');
 }
 
+/* json_ack - the acknowledgment decision, or null */
+static void
+json_ack(GString *out, const struct triage_ack *a)
+{
+	if (a == NULL) {
+		g_string_append(out, "null");
+		return;
+	}
+	g_string_append(out, "{\"decision\":");
+	json_string(out, a->decision);
+	g_string_append(out, ",\"reason\":");
+	json_string(out, a->reason);
+	g_string_append(out, ",\"template\":");
+	json_string(out, *a->template_name ? a->template_name : NULL);
+	g_string_append(out, ",\"ticket\":");
+	json_string(out, a->ticket);
+	g_string_append(out, ",\"to\":");
+	json_string(out, a->to);
+	g_string_append(out, ",\"subject\":");
+	json_string(out, a->subject);
+	g_string_append(out, ",\"body\":");
+	json_string(out, a->body);
+	g_string_append_c(out, '}');
+}
+
 /* json_result - append the object for one message, no newline */
 void
 json_result(GString *out, const char *file, const struct triage_result *res)
@@ -124,7 +149,9 @@ json_result(GString *out, const char *file, const struct triage_result *res)
 			g_string_append_c(out, ',');
 		json_string(out, res->del[i].name);
 	}
-	g_string_append(out, "],\"ack\":null,\"error\":");
+	g_string_append(out, "],\"ack\":");
+	json_ack(out, res->ack);
+	g_string_append(out, ",\"error\":");
 	json_string(out, res->error);
 	g_string_append_printf(out,
 			       ",\"length\":{\"words\":%zu,\"paragraphs\":%zu,"

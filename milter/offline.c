@@ -148,6 +148,7 @@ offline_one(const struct triage_config *cf, const struct offline_opts *o,
 		g_free(hdr);
 	}
 	env.queue_id = name;
+	env.offline = 1;
 	env.env_from = from;
 	env.rcpt = (const char *const *)rcpt.v;
 	env.n_rcpt = rcpt.n;

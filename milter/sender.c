@@ -29,7 +29,7 @@ extern char **environ;
 
 struct sender {
 	struct sender_config cf; /* our copy */
-	struct store *st;	 /* not owned */
+	struct store *st;        /* not owned */
 	GMutex lock;
 	GCond cond;
 	GQueue queue; /* struct sender_job *, in submit order */
@@ -63,9 +63,9 @@ sender_check_transport(const char *transport, char **error_r)
 
 		if (*path != '/') {
 			*error_r = g_strdup_printf(
-				"transport \"%s\": sendmail path must be "
-				"absolute",
-				transport);
+			    "transport \"%s\": sendmail path must be "
+			    "absolute",
+			    transport);
 			return -1;
 		}
 		return 0;
@@ -75,8 +75,8 @@ sender_check_transport(const char *transport, char **error_r)
 		const char *host = strstr(transport, "://") + 3;
 
 		if (*host == '\0' || *host == ':' || *host == '/') {
-			*error_r = g_strdup_printf(
-				"transport \"%s\": no host", transport);
+			*error_r = g_strdup_printf("transport \"%s\": no host",
+						   transport);
 			return -1;
 		}
 		return 0;
@@ -127,8 +127,8 @@ sender_sendmail(const struct sender_config *cf, const struct sender_job *job,
 			g_strdup("--"),
 			g_strdup(job->to),
 			NULL};
-	gint64 deadline = g_get_monotonic_time() +
-			  (gint64)cf->timeout_s * G_USEC_PER_SEC;
+	gint64 deadline =
+	    g_get_monotonic_time() + (gint64)cf->timeout_s * G_USEC_PER_SEC;
 	posix_spawn_file_actions_t fa;
 	int in[2], err[2], status = 0, rc;
 	char ebuf[SENDER_MAX_STDERR] = "";
@@ -160,8 +160,8 @@ sender_sendmail(const struct sender_config *cf, const struct sender_job *job,
 	if (rc != 0) {
 		close(in[1]);
 		close(err[0]);
-		*error_r = g_strdup_printf("cannot run %s: %s", path,
-					   g_strerror(rc));
+		*error_r =
+		    g_strdup_printf("cannot run %s: %s", path, g_strerror(rc));
 		return 2;
 	}
 	(void)fcntl(in[1], F_SETFL, O_NONBLOCK);
@@ -267,9 +267,9 @@ sender_smtp(const struct sender_config *cf, const struct sender_job *job,
 	g_free(to);
 	if (rc == CURLE_OK)
 		return 0;
-	*error_r = g_strdup_printf("%s: %s (SMTP %ld)", cf->transport,
-				   *errbuf ? errbuf : curl_easy_strerror(rc),
-				   code);
+	*error_r =
+	    g_strdup_printf("%s: %s (SMTP %ld)", cf->transport,
+			    *errbuf ? errbuf : curl_easy_strerror(rc), code);
 	/* 5xx is final; no answer or 4xx may work later */
 	return code >= 500 && code < 600 ? 2 : 1;
 }
@@ -326,12 +326,12 @@ sender_process(struct sender *s, struct sender_job *job)
 		log_warn("%s: acknowledgment to %s deferred (try %u): %s",
 			 job->qid, job->to, job->tries, error);
 		job->not_before =
-			g_get_monotonic_time() + delay * G_USEC_PER_SEC;
+		    g_get_monotonic_time() + delay * G_USEC_PER_SEC;
 		g_free(error);
 		return 1;
 	}
-	log_err("%s: acknowledgment to %s failed after %u tries: %s",
-		job->qid, job->to, job->tries, error);
+	log_err("%s: acknowledgment to %s failed after %u tries: %s", job->qid,
+		job->to, job->tries, error);
 	if (job->dedup_key != NULL)
 		(void)store_del(s->st, job->dedup_key);
 	g_free(error);
@@ -419,7 +419,7 @@ sender_start(const struct sender_config *cf, struct store *st, char **error_r)
 	s->cf.transport = g_strdup(cf->transport);
 	s->cf.smtp_user = g_strdup(cf->smtp_user ? cf->smtp_user : "");
 	s->cf.smtp_password =
-		g_strdup(cf->smtp_password ? cf->smtp_password : "");
+	    g_strdup(cf->smtp_password ? cf->smtp_password : "");
 	s->cf.require_tls = cf->require_tls;
 	s->cf.timeout_s = cf->timeout_s;
 	s->st = st;

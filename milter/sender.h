@@ -28,18 +28,18 @@ struct store;
 #define SENDER_RESERVE_S 600
 
 struct sender_config {
-	char *transport;   /* sendmail:/path, smtp://h:p, smtps://h:p */
-	char *smtp_user;   /* "" = no AUTH */
+	char *transport; /* sendmail:/path, smtp://h:p, smtps://h:p */
+	char *smtp_user; /* "" = no AUTH */
 	char *smtp_password;
-	int require_tls;   /* smtp://: refuse to send without STARTTLS */
+	int require_tls;    /* smtp://: refuse to send without STARTTLS */
 	unsigned timeout_s; /* one hand-off */
 };
 
 struct sender_job {
-	char *qid;	    /* for the log */
-	char *to;	    /* envelope recipient: the customer */
-	char *env_from;	    /* "" = null sender */
-	char *data;	    /* the whole RFC 5322 message, CRLF or LF */
+	char *qid;      /* for the log */
+	char *to;       /* envelope recipient: the customer */
+	char *env_from; /* "" = null sender */
+	char *data;     /* the whole RFC 5322 message, CRLF or LF */
 	size_t len;
 	char *dedup_key;    /* store key; NULL = no dedup */
 	unsigned dedup_ttl; /* seconds */
@@ -50,15 +50,15 @@ struct sender_job {
 
 struct sender;
 
-struct sender *sender_start(const struct sender_config *cf,
-			    struct store *st, char **error_r);
+struct sender *sender_start(const struct sender_config *cf, struct store *st,
+			    char **error_r);
 int sender_submit(struct sender *s, struct sender_job *job);
 struct sender_job *sender_job_free(struct sender_job *job);
 void sender_stop(struct sender *s, unsigned drain_ms);
 int sender_check_transport(const char *transport, char **error_r);
 
 /* for tests: one hand-off, synchronously; 0 ok, 1 temporary, 2 permanent */
-int sender_deliver(const struct sender_config *cf,
-		   const struct sender_job *job, char **error_r);
+int sender_deliver(const struct sender_config *cf, const struct sender_job *job,
+		   char **error_r);
 
 #endif

@@ -69,8 +69,8 @@ store_set_clock(time_t (*clock_fn)(void))
 static time_t
 store_now(void)
 {
-	time_t (*clock_fn)(void) = __atomic_load_n(&store_clock,
-						   __ATOMIC_ACQUIRE);
+	time_t (*clock_fn)(void) =
+	    __atomic_load_n(&store_clock, __ATOMIC_ACQUIRE);
 
 	return clock_fn ? clock_fn() : time(NULL);
 }
@@ -88,6 +88,19 @@ store_sync_dir(const char *path)
 		close(fd);
 	}
 	g_free(dir);
+}
+
+/* store_write_all - write the whole key; a short write is ENOSPC */
+static int
+store_write_all(int fd, const unsigned char *key)
+{
+	ssize_t n = write(fd, key, STORE_SITE_KEY_BYTES);
+
+	if (n == STORE_SITE_KEY_BYTES)
+		return 0;
+	if (n >= 0)
+		errno = ENOSPC;
+	return -1;
 }
 
 /*
@@ -114,11 +127,10 @@ store_create_key(const char *path, char **error_r)
 	if (RAND_bytes(key, sizeof(key)) != 1) {
 		*error_r = g_strdup_printf(
 		    "%s: cannot create site key: no random bytes", path);
-	} else if (fchmod(fd, 0600) < 0 ||
-		   write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) ||
+	} else if (fchmod(fd, 0600) < 0 || store_write_all(fd, key) < 0 ||
 		   fsync(fd) < 0) {
-		*error_r = g_strdup_printf("%s: cannot write site key: %s",
-					   tmp, g_strerror(errno));
+		*error_r = g_strdup_printf("%s: cannot write site key: %s", tmp,
+					   g_strerror(errno));
 	} else if (link(tmp, path) < 0 && errno != EEXIST) {
 		*error_r = g_strdup_printf("%s: cannot create site key: %s",
 					   path, g_strerror(errno));
@@ -139,8 +151,8 @@ static int
 store_check_key_file(const char *path, const struct stat *sb, char **error_r)
 {
 	if (!S_ISREG(sb->st_mode)) {
-		*error_r = g_strdup_printf("%s: site key is not a regular file",
-					   path);
+		*error_r =
+		    g_strdup_printf("%s: site key is not a regular file", path);
 		return -1;
 	}
 	if (sb->st_uid != geteuid()) {
@@ -180,10 +192,10 @@ store_load_key(const char *path, unsigned char *key, char **error_r)
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	}
 	if (fd < 0) {
-		*error_r = g_strdup_printf(
-		    "%s: cannot open site key: %s", path,
-		    errno == ELOOP ? "it is a symbolic link"
-				   : g_strerror(errno));
+		*error_r =
+		    g_strdup_printf("%s: cannot open site key: %s", path,
+				    errno == ELOOP ? "it is a symbolic link"
+						   : g_strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &sb) < 0) {
@@ -197,9 +209,9 @@ store_load_key(const char *path, unsigned char *key, char **error_r)
 	}
 	got = read(fd, key, STORE_SITE_KEY_BYTES);
 	if (got != STORE_SITE_KEY_BYTES) {
-		*error_r = g_strdup_printf("%s: cannot read site key: %s", path,
-					   got < 0 ? g_strerror(errno)
-						   : "short read");
+		*error_r =
+		    g_strdup_printf("%s: cannot read site key: %s", path,
+				    got < 0 ? g_strerror(errno) : "short read");
 		close(fd);
 		return -1;
 	}
@@ -237,8 +249,8 @@ store_open(const char *uri, const char *key_file, char **error_r)
 	else
 		path = NULL;
 	if (path == NULL) {
-		*error_r = g_strdup_printf("%s: this store needs a key file",
-					   uri);
+		*error_r =
+		    g_strdup_printf("%s: this store needs a key file", uri);
 		return NULL;
 	}
 	st = g_new0(struct store, 1);
@@ -272,7 +284,8 @@ store_hash(const struct store *st, const char *key, unsigned char *hk)
 	unsigned int len = 0;
 
 	if (st == NULL || key == NULL || *key == '\0') {
-		store_set_error("store: %s", st == NULL ? "no store" : "no key");
+		store_set_error("store: %s",
+				st == NULL ? "no store" : "no key");
 		return -1;
 	}
 	if (HMAC(EVP_sha256(), st->key, sizeof(st->key),

@@ -24,7 +24,6 @@
 #ifndef TRIAGE_STORE_H
 #define TRIAGE_STORE_H
 
-#include <stddef.h>
 #include <time.h>
 
 /*
@@ -42,8 +41,7 @@
 
 struct store;
 
-struct store *store_open(const char *uri, const char *key_file,
-			 char **error_r);
+struct store *store_open(const char *uri, const char *key_file, char **error_r);
 struct store *store_close(struct store *st);
 int store_mark_once(struct store *st, const char *key, unsigned ttl_s,
 		    int *was_present_r);

@@ -53,8 +53,12 @@
  * hundreds.  The first process to open DIR sets the table size.
  */
 #define STORE_LMDB_MAX_READERS 1024
-/* Entries examined per purge transaction, so purge never holds the
- * writer lock long enough to stall mail. */
+/*
+ * Entries examined per purge transaction, so purge never holds the writer
+ * lock long enough to stall mail.  In a full map even deleting needs free
+ * pages (copy-on-write), so a batch that hits the limit is halved down to
+ * one entry: each commit frees pages the next one can reuse.
+ */
 #define STORE_LMDB_PURGE_BATCH 1000
 /* LMDB's compiled-in key size limit (mdb_env_get_maxkeysize). */
 #define STORE_LMDB_MAX_KEY 511
@@ -89,6 +93,7 @@ struct lmdb_op {
 	/* purge: where the next batch starts, and how it went */
 	unsigned char resume[STORE_LMDB_MAX_KEY];
 	size_t resume_len;
+	unsigned batch;
 	int more;
 	unsigned long removed;
 };
@@ -98,6 +103,16 @@ typedef int (*lmdb_txn_fn)(struct lmdb_store *ls, MDB_txn *txn,
 
 static int lmdb_purge_all(struct lmdb_store *ls, uint64_t now,
 			  unsigned long *removed_r);
+
+/* lmdb_key - a hashed key as an MDB_val; LMDB never writes through a key
+ * but its MDB_val is not const, hence the cast through uintptr_t */
+static MDB_val
+lmdb_key(const unsigned char *hk)
+{
+	MDB_val k = {STORE_HASH_BYTES, (void *)(uintptr_t)hk};
+
+	return k;
+}
 
 /* lmdb_decode - parse a stored value; -1 if it is not one of ours */
 static int
@@ -133,7 +148,7 @@ lmdb_put(struct lmdb_store *ls, MDB_txn *txn, const unsigned char *hk,
 	 const struct lmdb_value *val)
 {
 	unsigned char buf[LMDB_VALUE_MAX] = {0};
-	MDB_val k = {STORE_HASH_BYTES, (void *)hk};
+	MDB_val k = lmdb_key(hk);
 	MDB_val v = {LMDB_HEADER_BYTES + 8 * (size_t)val->n, buf};
 
 	buf[0] = LMDB_VERSION;
@@ -164,8 +179,8 @@ static int
 lmdb_fail(const struct lmdb_store *ls, int rc)
 {
 	if (rc == MDB_MAP_FULL)
-		store_set_error("lmdb:%s: store full (map of %lu MB, nothing "
-				"expired to purge)",
+		store_set_error("lmdb:%s: store full (map of %lu MB, even "
+				"after purging expired entries)",
 				ls->dir, ls->map_mb);
 	else
 		store_set_error("lmdb:%s: %s", ls->dir, mdb_strerror(rc));
@@ -210,7 +225,7 @@ static int
 lmdb_read(struct lmdb_store *ls, const unsigned char *hk, uint64_t now,
 	  struct lmdb_value *val, int *found_r)
 {
-	MDB_val k = {STORE_HASH_BYTES, (void *)hk}, v;
+	MDB_val k = lmdb_key(hk), v;
 	MDB_txn *txn;
 	int rc;
 
@@ -233,7 +248,7 @@ static int
 lmdb_get_live(struct lmdb_store *ls, MDB_txn *txn, const unsigned char *hk,
 	      uint64_t now, struct lmdb_value *val, int *found_r)
 {
-	MDB_val k = {STORE_HASH_BYTES, (void *)hk}, v;
+	MDB_val k = lmdb_key(hk), v;
 	int rc;
 
 	rc = mdb_get(txn, ls->dbi, &k, &v);
@@ -278,7 +293,7 @@ lmdb_set_txn(struct lmdb_store *ls, MDB_txn *txn, struct lmdb_op *op)
 static int
 lmdb_del_txn(struct lmdb_store *ls, MDB_txn *txn, struct lmdb_op *op)
 {
-	MDB_val k = {STORE_HASH_BYTES, (void *)op->hk};
+	MDB_val k = lmdb_key(op->hk);
 	int rc = mdb_del(txn, ls->dbi, &k, NULL);
 
 	return rc == MDB_NOTFOUND ? 0 : rc;
@@ -334,8 +349,7 @@ lmdb_purge_txn(struct lmdb_store *ls, MDB_txn *txn, struct lmdb_op *op)
 		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 	}
 	while (rc == 0) {
-		if (visited++ == STORE_LMDB_PURGE_BATCH &&
-		    k.mv_size <= sizeof(op->resume)) {
+		if (visited++ == op->batch && k.mv_size <= sizeof(op->resume)) {
 			memcpy(op->resume, k.mv_data, k.mv_size);
 			op->resume_len = k.mv_size;
 			op->more = 1;
@@ -359,15 +373,31 @@ lmdb_purge_txn(struct lmdb_store *ls, MDB_txn *txn, struct lmdb_op *op)
 static int
 lmdb_purge_all(struct lmdb_store *ls, uint64_t now, unsigned long *removed_r)
 {
-	struct lmdb_op op = {.now = now};
+	struct lmdb_op op = {.now = now, .batch = STORE_LMDB_PURGE_BATCH};
 	unsigned long total = 0;
-	int rc;
 
 	do {
+		unsigned char from[STORE_LMDB_MAX_KEY];
+		size_t from_len = op.resume_len;
+		int rc;
+
+		memcpy(from, op.resume, from_len);
 		rc = lmdb_write_once(ls, lmdb_purge_txn, &op);
+		if (rc == MDB_MAP_FULL && op.batch > 1) {
+			/* nothing was deleted: redo the batch, smaller */
+			memcpy(op.resume, from, from_len);
+			op.resume_len = from_len;
+			op.batch /= 2;
+			op.more = 1;
+			continue;
+		}
 		if (rc != 0)
 			return lmdb_fail(ls, rc);
 		total += op.removed;
+		if (op.batch < STORE_LMDB_PURGE_BATCH)
+			op.batch = op.batch * 2 < STORE_LMDB_PURGE_BATCH
+				       ? op.batch * 2
+				       : STORE_LMDB_PURGE_BATCH;
 	} while (op.more);
 	*removed_r = total;
 	return 0;

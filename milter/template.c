@@ -41,7 +41,8 @@ struct template_piece {
 	char *text; /* the literal, or the fallback ("" = none) */
 };
 
-struct template {
+struct template
+{
 	struct template_piece *pieces;
 	size_t n;
 	size_t fixed_chars; /* characters of literal text */
@@ -95,8 +96,8 @@ template_add(struct template *t, int var, const char *text, size_t len)
 	if (var < 0 && t->n > 0 && t->pieces[t->n - 1].var < 0) {
 		char *old = t->pieces[t->n - 1].text;
 
-		t->pieces[t->n - 1].text = g_strdup_printf(
-		    "%s%.*s", old, (int)len, text);
+		t->pieces[t->n - 1].text =
+		    g_strdup_printf("%s%.*s", old, (int)len, text);
 		g_free(old);
 		return;
 	}
@@ -108,8 +109,8 @@ template_add(struct template *t, int var, const char *text, size_t len)
 
 /* template_var - parse "{name|fallback}" at p (just after '{') */
 static const char *
-template_var(struct template *t, const char *p, const char *name,
-	     unsigned line, size_t *n_vars, char **error_r)
+template_var(struct template *t, const char *p, const char *name, unsigned line,
+	     size_t *n_vars, char **error_r)
 {
 	const char *close = p, *bar;
 	int var;
@@ -131,8 +132,8 @@ template_var(struct template *t, const char *p, const char *name,
 		return NULL;
 	}
 	if (++*n_vars > TEMPLATE_MAX_VARS) {
-		template_error(error_r, name, line,
-			       "more than %d variables", TEMPLATE_MAX_VARS);
+		template_error(error_r, name, line, "more than %d variables",
+			       TEMPLATE_MAX_VARS);
 		return NULL;
 	}
 	if (bar != NULL &&
@@ -220,8 +221,7 @@ template_free(struct template *t)
 
 /* template_parse - parse template text; name is used in errors */
 struct template *
-template_parse(const char *text, size_t len, const char *name,
-	       char **error_r)
+template_parse(const char *text, size_t len, const char *name, char **error_r)
 {
 	const char *end;
 	char *copy, *start;
@@ -230,7 +230,8 @@ template_parse(const char *text, size_t len, const char *name,
 	struct template *t;
 
 	if (len > TEMPLATE_MAX_FILE_BYTES) {
-		template_error(error_r, name, 1, "template larger than %d bytes",
+		template_error(error_r, name, 1,
+			       "template larger than %d bytes",
 			       TEMPLATE_MAX_FILE_BYTES);
 		return NULL;
 	}
@@ -271,8 +272,8 @@ template_load(const char *path, char **error_r)
 
 	if (fp == NULL) {
 		if (error_r != NULL)
-			*error_r = g_strdup_printf("%s: %s", path,
-						   g_strerror(errno));
+			*error_r =
+			    g_strdup_printf("%s: %s", path, g_strerror(errno));
 		return NULL;
 	}
 	len = fread(buf, 1, sizeof(buf), fp);
@@ -283,6 +284,8 @@ template_load(const char *path, char **error_r)
 			*error_r = g_strdup_printf("%s: read error", path);
 		return NULL;
 	}
+	/* cppcheck reads "struct template" as C++ and thinks this is int */
+	// cppcheck-suppress CastIntegerToAddressAtReturn
 	return template_parse(buf, len, path, error_r);
 }
 
@@ -362,8 +365,8 @@ template_shorten(const char *s, size_t max_chars)
 	end = g_utf8_offset_to_pointer(s, (glong)keep);
 	while (end > s && g_unichar_ismark(g_utf8_get_char(end)))
 		end = g_utf8_prev_char(end);
-	while (end > s && g_unichar_isspace(g_utf8_get_char(
-			      g_utf8_prev_char(end))))
+	while (end > s &&
+	       g_unichar_isspace(g_utf8_get_char(g_utf8_prev_char(end))))
 		end = g_utf8_prev_char(end);
 	out = g_string_new_len(s, end - s);
 	g_string_append(out, TEMPLATE_ELLIPSIS);
@@ -418,8 +421,7 @@ template_render(const struct template *t, const struct template_vars *v)
 			g_string_append(out, pc->text);
 			continue;
 		}
-		s = template_shorten(*val[pc->var] ? val[pc->var]
-						      : pc->text,
+		s = template_shorten(*val[pc->var] ? val[pc->var] : pc->text,
 				     level);
 		g_string_append(out, s);
 		g_free(s);

@@ -62,8 +62,8 @@ struct template_vars {
 struct template;
 
 struct template *template_load(const char *path, char **error_r);
-struct template *template_parse(const char *text, size_t len,
-				const char *name, char **error_r);
+struct template *template_parse(const char *text, size_t len, const char *name,
+				char **error_r);
 char *template_render(const struct template *t, const struct template_vars *v);
 size_t template_fixed_chars(const struct template *t);
 struct template *template_free(struct template *t);

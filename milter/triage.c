@@ -219,6 +219,7 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	if (res->error == NULL) {
 		verdict_decide(cf, res,
 			       env->truncated || m->limited || res->limited);
+		ack_decide(cf, m, env, res);
 		xheaders_build(res, cf->rules != NULL);
 	}
 	message_free(m);
@@ -250,6 +251,7 @@ triage_result_free(struct triage_result *res)
 		g_free(h->file);
 	}
 	g_free(res->hits);
+	ack_free(res->ack);
 	g_free(res->route);
 	g_free(res->subject);
 	g_free(res->error);

@@ -16,8 +16,11 @@
 
 #include <stddef.h>
 
+#include "ack.h"
 #include "config.h"
 #include "strvec.h"
+
+struct store;
 
 /* triage_env - what the MTA told us about the message */
 struct triage_env {
@@ -35,6 +38,8 @@ struct triage_env {
 	const char *const *hdr_names;
 	size_t n_hdr_names;
 	int truncated; /* the caller stopped buffering at max_scan_bytes */
+	struct store *store; /* acknowledgment state; NULL = unavailable */
+	int offline;         /* -t: no store, nothing will be sent */
 };
 
 /* triage_length - how much the customer wrote */
@@ -92,7 +97,8 @@ struct triage_result {
 	size_t n_del;
 	struct strvec add_names; /* headers to add, in order */
 	struct strvec add_values;
-	char *error; /* non-NULL: the engine failed; apply nothing */
+	struct triage_ack *ack; /* the acknowledgment decision, or NULL */
+	char *error;            /* non-NULL: the engine failed; apply nothing */
 };
 
 int triage_init(void);

@@ -134,6 +134,12 @@ xheaders_build(struct triage_result *res, int with_rules)
 		g_free(rules);
 	}
 	xheaders_add(res, "X-Triage-Length", length);
+	if (res->ack != NULL) {
+		char *ack = ack_header_value(res->ack);
+
+		xheaders_add(res, "X-Triage-Ack", ack);
+		g_free(ack);
+	}
 	xheaders_add(res, "X-Triage-Version", TRIAGE_VERSION_STRING);
 	g_free(flags);
 	g_free(length);

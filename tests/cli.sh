@@ -177,7 +177,7 @@ t_eq "-t --json FILE exits 0" 0 "$rc"
 t_json "-t --json FILE: one object with every field, flags none" 1 \
 	'objs[0]["flags"] == [] or objs[0]["flags"] == ["none"]'
 t_json "-t --json FILE: headers added, error null, nothing deleted" 1 \
-	'[h[0] for h in objs[0]["headers"]] == ["X-Triage-Flags", "X-Triage-Length", "X-Triage-Version"] and objs[0]["error"] is None and objs[0]["deleted"] == []'
+	'[h[0] for h in objs[0]["headers"]] == ["X-Triage-Flags", "X-Triage-Length", "X-Triage-Ack", "X-Triage-Version"] and objs[0]["ack"]["decision"] == "off" and objs[0]["ack"]["reason"] == "off" and objs[0]["error"] is None and objs[0]["deleted"] == []'
 
 run -t --json "$forged"
 t_json "-t --json forged: deleted lists both X-Triage-Flags and the Route" 1 \

@@ -1,0 +1,858 @@
+/*
+ * test-store.c - the store interface, run against one backend
+ *
+ * The cases only use store.h, so the same suite runs against any backend:
+ * TRIAGE_STORE_URI names it (say redis://127.0.0.1:6399/0); unset, each
+ * case gets a fresh lmdb: directory under /tmp.  Each case also gets a
+ * fresh site key, so cases never see each other's keys even on a shared
+ * server.  Cases about files on disk (plaintext, directory errors, map
+ * size) only run for lmdb: and return early otherwise.  Expiry runs on a
+ * fake clock that starts at the real time and only moves forward.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "store.h"
+#include "unit.h"
+
+#define THREADS 8
+#define MARKS_PER_THREAD 1000
+#define ADDS_PER_THREAD 50
+#define PROCESSES 4
+#define KEYS_PER_PROCESS 100
+#define NOBODY 65534
+
+static struct {
+	char *tmp;      /* scratch directory, removed after a passing case */
+	char *uri;      /* store under test */
+	char *key_file; /* NULL: the backend's default */
+	int lmdb;
+	char *dir; /* lmdb: the store directory */
+} fx;
+
+static time_t fake_now;
+
+/* fake_clock - the store clock during tests */
+static time_t
+fake_clock(void)
+{
+	return __atomic_load_n(&fake_now, __ATOMIC_RELAXED);
+}
+
+static void
+setup(void)
+{
+	const char *env = getenv("TRIAGE_STORE_URI");
+
+	fx.tmp = g_dir_make_tmp("test-store-XXXXXX", NULL);
+	ck_assert_ptr_nonnull(fx.tmp);
+	if (env != NULL && *env != '\0') {
+		fx.uri = g_strdup(env);
+		fx.key_file = g_build_filename(fx.tmp, "site.key", NULL);
+	} else {
+		fx.uri = g_strdup_printf("lmdb:%s/db", fx.tmp);
+		fx.key_file = NULL;
+	}
+	fx.lmdb = strncmp(fx.uri, "lmdb:", 5) == 0;
+	fx.dir =
+	    fx.lmdb ? g_strndup(fx.uri + 5, strcspn(fx.uri + 5, "?")) : NULL;
+	fake_now = time(NULL);
+	store_set_clock(fake_clock);
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+teardown(void)
+{
+	store_set_clock(NULL);
+	if (fx.tmp != NULL) {
+		chmod(fx.tmp, 0700);
+		nftw(fx.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+	g_free(fx.tmp);
+	g_free(fx.uri);
+	g_free(fx.key_file);
+	g_free(fx.dir);
+	memset(&fx, 0, sizeof(fx));
+}
+
+/* open_store - open the store under test or fail the case */
+static struct store *
+open_store(void)
+{
+	char *error = NULL;
+	struct store *st = store_open(fx.uri, fx.key_file, &error);
+
+	ck_assert_msg(st != NULL, "store_open(%s): %s", fx.uri, error);
+	return st;
+}
+
+/* key_path - the site key file of the store under test */
+static char *
+key_path(void)
+{
+	if (fx.key_file != NULL)
+		return g_strdup(fx.key_file);
+	return g_build_filename(fx.dir, "site.key", NULL);
+}
+
+static int
+mark(struct store *st, const char *key, unsigned ttl)
+{
+	int present = -1;
+
+	ck_assert_msg(store_mark_once(st, key, ttl, &present) == 0, "%s",
+		      store_last_error(st));
+	ck_assert(present == 0 || present == 1);
+	return present;
+}
+
+static int
+exists(struct store *st, const char *key)
+{
+	int present = -1;
+
+	ck_assert_msg(store_exists(st, key, &present) == 0, "%s",
+		      store_last_error(st));
+	ck_assert(present == 0 || present == 1);
+	return present;
+}
+
+static unsigned long
+wadd(struct store *st, const char *key, unsigned window)
+{
+	unsigned long count = 12345;
+
+	ck_assert_msg(store_window_add(st, key, window, &count) == 0, "%s",
+		      store_last_error(st));
+	return count;
+}
+
+static unsigned long
+wcount(struct store *st, const char *key, unsigned window)
+{
+	unsigned long count = 12345;
+
+	ck_assert_msg(store_window_count(st, key, window, &count) == 0, "%s",
+		      store_last_error(st));
+	return count;
+}
+
+START_TEST(test_mark_once)
+{
+	struct store *st = open_store();
+
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 3600), 0);
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 3600), 1);
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 3600), 1);
+	ck_assert_int_eq(mark(st, "ack:legal:ann@example.org", 3600), 0);
+	ck_assert_int_eq(mark(st, "ack:general:bob@example.org", 3600), 0);
+	ck_assert_int_eq(exists(st, "ack:general:ann@example.org"), 1);
+	ck_assert_int_eq(exists(st, "ack:general:cy@example.org"), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_expiry)
+{
+	struct store *st = open_store();
+	time_t t0 = fake_now;
+
+	ck_assert_int_eq(mark(st, "k", 60), 0);
+	fake_now = t0 + 59;
+	ck_assert_int_eq(exists(st, "k"), 1);
+	/* a present mark is left alone: its expiry does not move */
+	ck_assert_int_eq(mark(st, "k", 60), 1);
+	fake_now = t0 + 60;
+	ck_assert_int_eq(exists(st, "k"), 0);
+	ck_assert_int_eq(mark(st, "k", 60), 0);
+	fake_now = t0 + 119;
+	ck_assert_int_eq(mark(st, "k", 60), 1);
+	fake_now = t0 + 120;
+	ck_assert_int_eq(mark(st, "k", 60), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_set_exists_del)
+{
+	struct store *st = open_store();
+	time_t t0 = fake_now;
+
+	ck_assert_int_eq(exists(st, "hour:acks"), 0);
+	ck_assert_int_eq(store_set(st, "hour:acks", 10), 0);
+	ck_assert_int_eq(exists(st, "hour:acks"), 1);
+	/* set overwrites: longer, then shorter */
+	ck_assert_int_eq(store_set(st, "hour:acks", 100), 0);
+	fake_now = t0 + 50;
+	ck_assert_int_eq(exists(st, "hour:acks"), 1);
+	ck_assert_int_eq(store_set(st, "hour:acks", 5), 0);
+	fake_now = t0 + 55;
+	ck_assert_int_eq(exists(st, "hour:acks"), 0);
+	ck_assert_int_eq(store_set(st, "hour:acks", 100), 0);
+	ck_assert_int_eq(store_del(st, "hour:acks"), 0);
+	ck_assert_int_eq(exists(st, "hour:acks"), 0);
+	ck_assert_int_eq(mark(st, "hour:acks", 100), 0);
+	/* deleting what is not there is not an error */
+	ck_assert_int_eq(store_del(st, "never:set"), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_window_sliding)
+{
+	struct store *st = open_store();
+	const char *k = "count:ann@example.org";
+	time_t t0 = fake_now;
+
+	ck_assert_uint_eq(wcount(st, k, 30), 0);
+	ck_assert_uint_eq(wadd(st, k, 30), 1);
+	fake_now = t0 + 10;
+	ck_assert_uint_eq(wadd(st, k, 30), 2);
+	fake_now = t0 + 20;
+	ck_assert_uint_eq(wadd(st, k, 30), 3);
+	ck_assert_uint_eq(wcount(st, k, 30), 3);
+	/* a narrower question over the same events */
+	ck_assert_uint_eq(wcount(st, k, 15), 2);
+	fake_now = t0 + 29;
+	ck_assert_uint_eq(wcount(st, k, 30), 3);
+	fake_now = t0 + 30;
+	ck_assert_uint_eq(wcount(st, k, 30), 2);
+	fake_now = t0 + 35;
+	ck_assert_uint_eq(wadd(st, k, 30), 3);
+	fake_now = t0 + 49;
+	ck_assert_uint_eq(wcount(st, k, 30), 2);
+	fake_now = t0 + 100;
+	ck_assert_uint_eq(wcount(st, k, 30), 0);
+	ck_assert_int_eq(exists(st, k), 0);
+	ck_assert_uint_eq(wadd(st, k, 30), 1);
+	/* windows of different keys are separate */
+	ck_assert_uint_eq(wcount(st, "count:bob@example.org", 30), 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_window_cap)
+{
+	struct store *st = open_store();
+	unsigned long count = 0;
+
+	for (int i = 0; i < STORE_WINDOW_MAX_EVENTS + 10; i++) {
+		count = wadd(st, "flood", 86400);
+		ck_assert_uint_le(count, STORE_WINDOW_MAX_EVENTS);
+		if (i % 16 == 0)
+			fake_now++;
+	}
+	ck_assert_uint_eq(count, STORE_WINDOW_MAX_EVENTS);
+	ck_assert_uint_eq(wcount(st, "flood", 86400), STORE_WINDOW_MAX_EVENTS);
+	/* the oldest were dropped: the first 16-event second is gone */
+	ck_assert_uint_lt(wcount(st, "flood", 32),
+			  (unsigned long)STORE_WINDOW_MAX_EVENTS);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_purge)
+{
+	struct store *st = open_store();
+	unsigned long removed = 12345;
+	time_t t0 = fake_now;
+
+	ck_assert_int_eq(store_set(st, "short", 10), 0);
+	ck_assert_int_eq(store_set(st, "long", 100), 0);
+	ck_assert_uint_eq(wadd(st, "win:short", 30), 1);
+	ck_assert_uint_eq(wadd(st, "win:long", 1000), 1);
+	ck_assert_int_eq(mark(st, "mark:short", 5), 0);
+	fake_now = t0 + 50;
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	/* a shared server may hold other expired keys, or expire on its own */
+	if (fx.lmdb)
+		ck_assert_uint_eq(removed, 3);
+	ck_assert_int_eq(exists(st, "short"), 0);
+	ck_assert_int_eq(exists(st, "long"), 1);
+	ck_assert_int_eq(exists(st, "mark:short"), 0);
+	ck_assert_uint_eq(wcount(st, "win:short", 30), 0);
+	ck_assert_uint_eq(wcount(st, "win:long", 1000), 1);
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	if (fx.lmdb)
+		ck_assert_uint_eq(removed, 0);
+	store_close(st);
+}
+END_TEST
+
+/* test_purge_many - more entries than one purge batch, live and dead
+ * interleaved, so resuming between batches must neither skip nor stop */
+START_TEST(test_purge_many)
+{
+	struct store *st = open_store();
+	unsigned long removed = 0;
+	time_t t0 = fake_now;
+	char key[32];
+	int n = 2500;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(store_set(st, key, i % 3 == 0 ? 1000 : 10), 0);
+	}
+	fake_now = t0 + 20;
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	if (fx.lmdb)
+		ck_assert_uint_eq(removed, n - (n + 2) / 3);
+	for (int i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		ck_assert_int_eq(exists(st, key), i % 3 == 0);
+	}
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	if (fx.lmdb)
+		ck_assert_uint_eq(removed, 0);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_restart)
+{
+	struct store *st = open_store();
+	char *path = key_path();
+	gchar *key1 = NULL, *key2 = NULL;
+	gsize len1 = 0, len2 = 0;
+
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 86400), 0);
+	ck_assert_uint_eq(wadd(st, "count:ann@example.org", 86400), 1);
+	ck_assert_uint_eq(wadd(st, "count:ann@example.org", 86400), 2);
+	ck_assert_uint_eq(wadd(st, "count:ann@example.org", 86400), 3);
+	ck_assert(g_file_get_contents(path, &key1, &len1, NULL));
+	ck_assert_ptr_null(store_close(st));
+
+	st = open_store();
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 86400), 1);
+	ck_assert_uint_eq(wcount(st, "count:ann@example.org", 86400), 3);
+	ck_assert_uint_eq(wadd(st, "count:ann@example.org", 86400), 4);
+	ck_assert(g_file_get_contents(path, &key2, &len2, NULL));
+	ck_assert_uint_eq(len1, STORE_SITE_KEY_BYTES);
+	ck_assert(len1 == len2 && memcmp(key1, key2, len1) == 0);
+	store_close(st);
+	g_free(key1);
+	g_free(key2);
+	g_free(path);
+}
+END_TEST
+
+struct thread_arg {
+	struct store *st;
+	pthread_barrier_t *barrier;
+	int firsts;
+	int errors;
+	unsigned long counts[ADDS_PER_THREAD];
+};
+
+static void *
+mark_thread(void *p)
+{
+	struct thread_arg *ta = p;
+
+	pthread_barrier_wait(ta->barrier);
+	for (int i = 0; i < MARKS_PER_THREAD; i++) {
+		int present = -1;
+
+		if (store_mark_once(ta->st, "ack:general:race@example.org",
+				    3600, &present) < 0)
+			ta->errors++;
+		else if (present == 0)
+			ta->firsts++;
+	}
+	return NULL;
+}
+
+static void *
+window_thread(void *p)
+{
+	struct thread_arg *ta = p;
+
+	pthread_barrier_wait(ta->barrier);
+	for (int i = 0; i < ADDS_PER_THREAD; i++)
+		if (store_window_add(ta->st, "count:race@example.org", 3600,
+				     &ta->counts[i]) < 0)
+			ta->errors++;
+	return NULL;
+}
+
+/* run_threads - THREADS threads of fn on one store, started together */
+static void
+run_threads(struct store *st, void *(*fn)(void *), struct thread_arg *ta)
+{
+	pthread_t tid[THREADS];
+	pthread_barrier_t barrier;
+
+	pthread_barrier_init(&barrier, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++) {
+		memset(&ta[i], 0, sizeof(ta[i]));
+		ta[i].st = st;
+		ta[i].barrier = &barrier;
+		ck_assert_int_eq(pthread_create(&tid[i], NULL, fn, &ta[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&barrier);
+}
+
+START_TEST(test_threads_mark_once)
+{
+	struct store *st = open_store();
+	struct thread_arg ta[THREADS];
+	int firsts = 0;
+
+	run_threads(st, mark_thread, ta);
+	for (int i = 0; i < THREADS; i++) {
+		ck_assert_int_eq(ta[i].errors, 0);
+		firsts += ta[i].firsts;
+	}
+	ck_assert_int_eq(firsts, 1);
+	store_close(st);
+}
+END_TEST
+
+START_TEST(test_threads_window)
+{
+	struct store *st = open_store();
+	struct thread_arg ta[THREADS];
+	int seen[THREADS * ADDS_PER_THREAD + 1] = {0};
+
+	G_STATIC_ASSERT(THREADS * ADDS_PER_THREAD <= STORE_WINDOW_MAX_EVENTS);
+	run_threads(st, window_thread, ta);
+	/* atomic read-modify-write: each add saw a different count */
+	for (int i = 0; i < THREADS; i++) {
+		ck_assert_int_eq(ta[i].errors, 0);
+		for (int j = 0; j < ADDS_PER_THREAD; j++) {
+			unsigned long c = ta[i].counts[j];
+
+			ck_assert_uint_ge(c, 1);
+			ck_assert_uint_le(c, THREADS * ADDS_PER_THREAD);
+			ck_assert_int_eq(seen[c]++, 0);
+		}
+	}
+	ck_assert_uint_eq(wcount(st, "count:race@example.org", 3600),
+			  THREADS * ADDS_PER_THREAD);
+	store_close(st);
+}
+END_TEST
+
+/* test_processes - mark_once is atomic across processes sharing a store */
+START_TEST(test_processes)
+{
+	int fds[2], firsts = 0;
+	pid_t pids[PROCESSES];
+
+	/* create the key first, so no child races to make it */
+	store_close(open_store());
+	ck_assert_int_eq(pipe(fds), 0);
+	for (int p = 0; p < PROCESSES; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			char *error = NULL;
+			struct store *st =
+			    store_open(fx.uri, fx.key_file, &error);
+			int mine = 0;
+			char key[32];
+
+			for (int k = 0; st != NULL && k < KEYS_PER_PROCESS;
+			     k++) {
+				int present = -1;
+
+				snprintf(key, sizeof(key), "ack:%d", k);
+				if (store_mark_once(st, key, 3600, &present) <
+				    0)
+					_exit(2);
+				mine += present == 0;
+			}
+			if (st == NULL ||
+			    write(fds[1], &mine, sizeof(mine)) != sizeof(mine))
+				_exit(3);
+			store_close(st);
+			_exit(0);
+		}
+	}
+	close(fds[1]);
+	for (int p = 0; p < PROCESSES; p++) {
+		int status, mine;
+
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		ck_assert_int_eq(read(fds[0], &mine, sizeof(mine)),
+				 sizeof(mine));
+		firsts += mine;
+	}
+	close(fds[0]);
+	ck_assert_int_eq(firsts, KEYS_PER_PROCESS);
+}
+END_TEST
+
+START_TEST(test_key_file_created)
+{
+	struct store *st = open_store();
+	char *path = key_path();
+	char *other = g_build_filename(fx.tmp, "other.key", NULL);
+	char *error = NULL;
+	struct stat sb;
+
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 3600), 0);
+	store_close(st);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	ck_assert_uint_eq(sb.st_size, STORE_SITE_KEY_BYTES);
+	ck_assert_uint_eq(sb.st_uid, geteuid());
+	/* no temporary file left beside it */
+	{
+		char *dir = g_path_get_dirname(path);
+		GDir *d = g_dir_open(dir, 0, NULL);
+		const char *name;
+
+		ck_assert_ptr_nonnull(d);
+		while ((name = g_dir_read_name(d)) != NULL)
+			ck_assert_msg(strncmp(name, "site.key.", 9) != 0,
+				      "left over: %s", name);
+		g_dir_close(d);
+		g_free(dir);
+	}
+	/* another key hashes differently: the mark is not seen */
+	st = store_open(fx.uri, other, &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	ck_assert_int_eq(mark(st, "ack:general:ann@example.org", 3600), 0);
+	store_close(st);
+	g_free(other);
+	g_free(path);
+}
+END_TEST
+
+/* open_fails - store_open must fail with an error containing want */
+static void
+open_fails(const char *uri, const char *key_file, const char *want)
+{
+	char *error = NULL;
+	struct store *st = store_open(uri, key_file, &error);
+
+	ck_assert_msg(st == NULL, "store_open(%s) succeeded", uri);
+	ck_assert_ptr_nonnull(error);
+	ck_assert_msg(strstr(error, want) != NULL, "\"%s\" lacks \"%s\"", error,
+		      want);
+	g_free(error);
+}
+
+START_TEST(test_key_file_mode)
+{
+	char *path = key_path();
+
+	store_close(open_store());
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	open_fails(fx.uri, fx.key_file, path);
+	open_fails(fx.uri, fx.key_file, "group or other");
+	ck_assert_int_eq(chmod(path, 0604), 0);
+	open_fails(fx.uri, fx.key_file, "0604");
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	store_close(open_store());
+	g_free(path);
+}
+END_TEST
+
+START_TEST(test_key_file_owner)
+{
+	char *path = key_path();
+
+	store_close(open_store());
+	/* only root can give a file away; others cannot set this up */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path, NOBODY, NOBODY), 0);
+		open_fails(fx.uri, fx.key_file, "not by us");
+		ck_assert_int_eq(chown(path, 0, 0), 0);
+	}
+	store_close(open_store());
+	g_free(path);
+}
+END_TEST
+
+START_TEST(test_key_file_bad)
+{
+	char *path = g_build_filename(fx.tmp, "bad.key", NULL);
+	char *link = g_build_filename(fx.tmp, "link.key", NULL);
+	char *good = g_build_filename(fx.tmp, "good.key", NULL);
+	char *error = NULL;
+	struct store *st;
+
+	ck_assert(g_file_set_contents(path, "0123456789abcdef", 16, NULL));
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	open_fails(fx.uri, path, "must be 32 bytes");
+	st = store_open(fx.uri, good, &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	store_close(st);
+	ck_assert_int_eq(symlink(good, link), 0);
+	open_fails(fx.uri, link, "symbolic link");
+	g_free(path);
+	g_free(link);
+	g_free(good);
+}
+END_TEST
+
+START_TEST(test_no_plaintext)
+{
+	const char *key = "ack:general:ann.plaintext@example.org";
+	unsigned char hk[STORE_HASH_BYTES], site[STORE_SITE_KEY_BYTES];
+	unsigned int hlen = 0;
+	struct store *st;
+	char *data, *path;
+	gchar *bytes = NULL, *kbytes = NULL;
+	gsize len = 0, klen = 0;
+
+	if (!fx.lmdb)
+		return;
+	st = open_store();
+	ck_assert_int_eq(mark(st, key, 3600), 0);
+	ck_assert_uint_eq(wadd(st, "count:ann.plaintext@example.org", 60), 1);
+	store_close(st);
+
+	data = g_build_filename(fx.dir, "data.mdb", NULL);
+	ck_assert(g_file_get_contents(data, &bytes, &len, NULL));
+	ck_assert_ptr_null(memmem(bytes, len, "ann.plaintext", 13));
+	ck_assert_ptr_null(memmem(bytes, len, "example.org", 11));
+	/* and the keyed hash is there, so this was the right file */
+	path = key_path();
+	ck_assert(g_file_get_contents(path, &kbytes, &klen, NULL));
+	ck_assert_uint_eq(klen, sizeof(site));
+	memcpy(site, kbytes, sizeof(site));
+	ck_assert_ptr_nonnull(HMAC(EVP_sha256(), site, sizeof(site),
+				   (const unsigned char *)key, strlen(key), hk,
+				   &hlen));
+	ck_assert_ptr_nonnull(memmem(bytes, len, hk, sizeof(hk)));
+	g_free(bytes);
+	g_free(kbytes);
+	g_free(data);
+	g_free(path);
+}
+END_TEST
+
+/* open_as_nobody - try store_open in a child without root's override;
+ * returns the error text, or NULL if the open succeeded */
+static char *
+open_as_nobody(const char *uri, const char *key_file)
+{
+	char buf[STORE_ERROR_MAX + 256];
+	int fds[2], status;
+	ssize_t n, got = 0;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char *error = NULL;
+		struct store *st;
+
+		close(fds[0]);
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 ||
+		     setuid(NOBODY) < 0))
+			_exit(2);
+		st = store_open(uri, key_file, &error);
+		if (st != NULL)
+			_exit(1);
+		if (write(fds[1], error, strlen(error)) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	close(fds[1]);
+	while ((n = read(fds[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	close(fds[0]);
+	buf[got] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_ne(WEXITSTATUS(status), 2);
+	ck_assert_int_ne(WEXITSTATUS(status), 3);
+	return WEXITSTATUS(status) == 1 ? NULL : g_strdup(buf);
+}
+
+START_TEST(test_unwritable_dir)
+{
+	char *ro, *uri, *key, *error;
+
+	if (!fx.lmdb)
+		return;
+	ro = g_build_filename(fx.tmp, "ro", NULL);
+	key = g_build_filename(fx.tmp, "nobody.key", NULL);
+	ck_assert_int_eq(mkdir(ro, 0555), 0);
+	ck_assert_int_eq(chmod(ro, 0555), 0);
+	ck_assert_int_eq(chmod(fx.tmp, 0777), 0);
+
+	/* a directory that cannot be created */
+	uri = g_strdup_printf("lmdb:%s/sub", ro);
+	error = open_as_nobody(uri, key);
+	ck_assert_msg(error != NULL, "%s opened", uri);
+	ck_assert_msg(strstr(error, uri + 5) != NULL, "%s", error);
+	ck_assert_msg(strstr(error, g_strerror(EACCES)) != NULL, "%s", error);
+	g_free(error);
+	g_free(uri);
+
+	/* a directory that exists but cannot be written */
+	uri = g_strdup_printf("lmdb:%s", ro);
+	error = open_as_nobody(uri, key);
+	ck_assert_msg(error != NULL, "%s opened", uri);
+	ck_assert_msg(strstr(error, ro) != NULL, "%s", error);
+	ck_assert_msg(strstr(error, g_strerror(EACCES)) != NULL, "%s", error);
+	g_free(error);
+	g_free(uri);
+
+	/* a file where the directory should be */
+	uri = g_strdup_printf("lmdb:%s/file", fx.tmp);
+	ck_assert(g_file_set_contents(uri + 5, "x", 1, NULL));
+	open_fails(uri, key, uri + 5);
+	open_fails(uri, key, g_strerror(ENOTDIR));
+	g_free(uri);
+	g_free(ro);
+	g_free(key);
+}
+END_TEST
+
+START_TEST(test_bad_uri)
+{
+	char *uri;
+
+	open_fails("nosuch:/tmp/x", NULL, "unknown store type");
+	open_fails("/var/lib/triage-milter", NULL, "unknown store type");
+	open_fails(NULL, NULL, "unknown store type");
+	open_fails("lmdb:relative/dir", NULL, "absolute");
+	uri = g_strdup_printf("lmdb:%s/x?map_mb=0", fx.tmp);
+	open_fails(uri, NULL, "map_mb");
+	g_free(uri);
+	uri = g_strdup_printf("lmdb:%s/x?mapsize=1", fx.tmp);
+	open_fails(uri, NULL, "map_mb");
+	g_free(uri);
+}
+END_TEST
+
+/* test_bad_args - refused calls say why and leave outputs alone */
+START_TEST(test_bad_args)
+{
+	struct store *st = open_store();
+	unsigned long count = 77;
+	int present = 42;
+
+	ck_assert_int_eq(store_mark_once(st, "k", 0, &present), -1);
+	ck_assert_int_eq(present, 42);
+	ck_assert_ptr_nonnull(strstr(store_last_error(st), "ttl"));
+	ck_assert_int_eq(store_set(st, "k", 0), -1);
+	ck_assert_int_eq(store_window_add(st, "k", 0, &count), -1);
+	ck_assert_uint_eq(count, 77);
+	ck_assert_ptr_nonnull(strstr(store_last_error(st), "window"));
+	ck_assert_int_eq(store_window_count(st, "k", 0, &count), -1);
+	ck_assert_int_eq(store_exists(st, "", &present), -1);
+	ck_assert_int_eq(store_exists(st, NULL, &present), -1);
+	ck_assert_int_eq(present, 42);
+	ck_assert_ptr_nonnull(strstr(store_last_error(st), "key"));
+	ck_assert_int_eq(store_exists(NULL, "k", &present), -1);
+	/* nothing was written by the refused calls */
+	ck_assert_int_eq(exists(st, "k"), 0);
+	ck_assert_ptr_null(store_close(st));
+	ck_assert_ptr_null(store_close(NULL));
+}
+END_TEST
+
+/* test_map_full - a full map is purged and the write retried once */
+START_TEST(test_map_full)
+{
+	char *uri, *error = NULL;
+	struct store *st;
+	time_t t0 = fake_now;
+	unsigned long removed = 1;
+	char key[32];
+	int i, n = 0;
+
+	if (!fx.lmdb)
+		return;
+	uri = g_strdup_printf("lmdb:%s/small?map_mb=1", fx.tmp);
+	st = store_open(uri, NULL, &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	/* a 1 MB map holds tens of thousands of marks, not a million */
+	for (i = 0; i < 1000000; i++) {
+		snprintf(key, sizeof(key), "fill:%d", i);
+		if (store_set(st, key, 10) < 0)
+			break;
+		n++;
+	}
+	ck_assert_int_gt(n, 100);
+	ck_assert_int_lt(n, 1000000);
+	ck_assert_msg(strstr(store_last_error(st), "store full") != NULL, "%s",
+		      store_last_error(st));
+	ck_assert_ptr_nonnull(strstr(store_last_error(st), fx.tmp));
+	/*
+	 * Everything expires: the next write that finds the map full purges
+	 * and retries.  Near full, LMDB fails about one write in ten, so
+	 * without the purge some of these would fail, and the purge after
+	 * them would still find the fill entries.
+	 */
+	fake_now = t0 + 11;
+	for (i = 0; i < 500; i++) {
+		snprintf(key, sizeof(key), "after:%d", i);
+		ck_assert_msg(store_set(st, key, 10) == 0, "%s: %s", key,
+			      store_last_error(st));
+	}
+	ck_assert_int_eq(exists(st, "after:0"), 1);
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	ck_assert_uint_eq(removed, 0);
+	store_close(st);
+	g_free(uri);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	/* every write is an fsync; the threaded cases make many */
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_mark_once);
+	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_set_exists_del);
+	tcase_add_test(tc, test_window_sliding);
+	tcase_add_test(tc, test_window_cap);
+	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_purge_many);
+	tcase_add_test(tc, test_restart);
+	tcase_add_test(tc, test_threads_mark_once);
+	tcase_add_test(tc, test_threads_window);
+	tcase_add_test(tc, test_processes);
+	tcase_add_test(tc, test_key_file_created);
+	tcase_add_test(tc, test_key_file_mode);
+	tcase_add_test(tc, test_key_file_owner);
+	tcase_add_test(tc, test_key_file_bad);
+	tcase_add_test(tc, test_no_plaintext);
+	tcase_add_test(tc, test_unwritable_dir);
+	tcase_add_test(tc, test_bad_uri);
+	tcase_add_test(tc, test_bad_args);
+	tcase_add_test(tc, test_map_full);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+UNIT_MAIN(store_suite)
