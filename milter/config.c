@@ -629,6 +629,13 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	    (unsigned)config_duration(cfg_getstr(r, "timeout"));
 	cf->drain_s = (unsigned)config_duration(cfg_getstr(r, "drain"));
 	g_free(dir);
+	if (cf->reply.enable && *cf->store_uri == '\0') {
+		*error_r = g_strdup_printf(
+		    "%s: reply: enable needs a store (store = \"lmdb:DIR\") "
+		    "to remember whom it answered",
+		    cf->path);
+		return -1;
+	}
 	if (reply_policy_check(&cf->reply, &err) != 0) {
 		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
 		g_free(err);

@@ -27,6 +27,8 @@
 #include "milter.h"
 #include "offline.h"
 #include "rules.h"
+#include "sender.h"
+#include "store.h"
 #include "triage.h"
 #include "version.h"
 
@@ -257,6 +259,8 @@ main_block_signals(void)
 static int
 main_daemon(struct triage_config *cf, const char *socket, int foreground)
 {
+	struct store *st = NULL;
+	struct sender *sender = NULL;
 	int rc;
 
 	log_open("triage-milter", cf->syslog_facility, foreground);
@@ -271,12 +275,42 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
 		return 1;
-	log_info("starting %s on %s (config %s)", TRIAGE_VERSION_STRING, socket,
-		 cf->path);
+	/* after the fork and the user change: the files must be ours */
+	if (*cf->store_uri != '\0') {
+		char *error = NULL;
+
+		st = store_open(cf->store_uri,
+				*cf->store_key_file ? cf->store_key_file : NULL,
+				&error);
+		if (st == NULL) {
+			log_err("store: %s", error);
+			g_free(error);
+			return 1;
+		}
+	}
+	if (cf->reply.enable) {
+		char *error = NULL;
+
+		sender = sender_start(&cf->sender, st, &error);
+		if (sender == NULL) {
+			log_err("reply: %s", error);
+			g_free(error);
+			store_close(st);
+			return 1;
+		}
+	}
+	milter_set_runtime(st, sender);
+	log_info("starting %s on %s (config %s; acknowledgments %s)",
+		 TRIAGE_VERSION_STRING, socket, cf->path,
+		 cf->reply.enable ? "on" : "off");
 	g_thread_unref(
 	    g_thread_new("reload", main_reload_thread, g_strdup(cf->path)));
 	rc = milter_run();
 	log_info("stopping");
+	/* libmilter has let the sessions in flight finish; drain replies */
+	sender_stop(sender, cf->drain_s * 1000);
+	milter_set_runtime(NULL, NULL);
+	store_close(st);
 	milter_cleanup();
 	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 && errno != ENOENT)
 		log_warn("cannot remove pid file %s: %s", cf->pidfile,

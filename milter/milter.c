@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "sender.h"
 #include "strvec.h"
 #include "triage.h"
 #include "xheaders.h"
@@ -58,9 +59,21 @@ struct milter_conn {
 	struct milter_msg *msg; /* NULL between messages */
 };
 
+/* Process-wide, set once before libmilter starts its threads. */
+static struct store *milter_store;   /* acknowledgment state, or NULL */
+static struct sender *milter_sender; /* acknowledgment queue, or NULL */
+
 static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct triage_config *milter_cf;
 static char *milter_socket_path; /* unix socket to remove at exit */
+
+/* milter_set_runtime - the store and sender queue shared by sessions */
+void
+milter_set_runtime(struct store *st, struct sender *s)
+{
+	milter_store = st;
+	milter_sender = s;
+}
 
 /* milter_set_config - publish a new snapshot (takes our reference) */
 void
@@ -362,13 +375,57 @@ milter_log_verdict(const char *qid, const struct triage_result *res, gint64 ms)
 	for (size_t i = 0; i < res->n_hits; i++)
 		g_string_append_printf(rules, "%s%s(%.1f)", i ? "," : "",
 				       res->hits[i].rule, res->hits[i].score);
-	log_info("%s: flags=%s route=%s rules=%s words=%zu paragraphs=%zu "
-		 "quoted=%zu deleted=%zu ms=%" G_GINT64_FORMAT,
+	char *ack = res->ack ? ack_header_value(res->ack) : g_strdup("none");
+
+	log_info("%s: flags=%s route=%s rules=%s ack=\"%s\" words=%zu "
+		 "paragraphs=%zu quoted=%zu deleted=%zu ms=%" G_GINT64_FORMAT,
 		 qid, flags, res->route ? res->route : "none",
-		 rules->len ? rules->str : "none", res->length.words,
+		 rules->len ? rules->str : "none", ack, res->length.words,
 		 res->length.paragraphs, res->length.quoted, res->n_del, ms);
+	g_free(ack);
 	g_string_free(rules, TRUE);
 	g_free(flags);
+}
+
+/* milter_queue_ack - hand a "send" decision to the sender thread */
+static void
+milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
+		 const char *qid)
+{
+	struct triage_ack *a = res->ack;
+	struct sender_job *job;
+	const char *why = NULL;
+
+	if (a == NULL || strcmp(a->decision, "send") != 0)
+		return;
+	if (milter_sender == NULL) {
+		why = "no-sender";
+	} else {
+		job = g_new0(struct sender_job, 1);
+		job->qid = g_strdup(qid);
+		job->to = g_strdup(a->to);
+		job->env_from = g_strdup(cf->reply.envelope_sender);
+		job->data = g_memdup2(a->data, a->len);
+		job->len = a->len;
+		job->dedup_key = g_strdup(a->dedup_key);
+		job->dedup_ttl = cf->reply.interval_s;
+		job->count_key = g_strdup(ACK_HOUR_KEY);
+		if (sender_submit(milter_sender, job) != 0)
+			why = "queue-full";
+	}
+	if (why == NULL)
+		return;
+	/* what the header says must be what happened */
+	log_warn("%s: acknowledgment to %s not queued: %s", qid, a->to, why);
+	g_free(a->decision);
+	g_free(a->reason);
+	a->decision = g_strdup("suppress");
+	a->reason = g_strdup(why);
+	for (size_t i = 0; i < res->add_names.n; i++)
+		if (strcmp(res->add_names.v[i], "X-Triage-Ack") == 0) {
+			g_free(res->add_values.v[i]);
+			res->add_values.v[i] = ack_header_value(a);
+		}
 }
 
 /* mlfi_eom - analyse and apply; always let the message through */
@@ -392,7 +449,10 @@ mlfi_eom(SMFICTX *ctx)
 	env.hdr_names = (const char *const *)m->xnames.v;
 	env.n_hdr_names = m->xnames.n;
 	env.truncated = m->truncated;
+	env.store = milter_store;
 	res = triage_run(c->cf, m->buf->str, m->buf->len, &env);
+	if (res->error == NULL)
+		milter_queue_ack(c->cf, res, qid);
 	if (res->error != NULL) {
 		/* Still remove forged verdicts; then the failure policy. */
 		struct triage_result del_only = *res;

@@ -12,9 +12,13 @@
 
 #include "config.h"
 
+struct store;
+struct sender;
+
 int milter_open(struct triage_config *cf, const char *socket);
 int milter_run(void);
 void milter_set_config(struct triage_config *cf);
+void milter_set_runtime(struct store *st, struct sender *s);
 void milter_cleanup(void);
 
 #endif
