@@ -377,6 +377,8 @@ main(int argc, char **argv)
 		}
 	}
 	log_set_verbose(verbose);
+	/* GMime parses addresses while the configuration is read */
+	triage_init();
 	if (offline && optind >= argc) {
 		fprintf(stderr, "triage-milter: -t needs at least one path\n");
 		return 1;

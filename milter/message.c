@@ -743,6 +743,18 @@ message_new(void)
 	return msg;
 }
 
+/* Enough of the start to tell CR-only line ends from CRLF or LF. */
+#define MESSAGE_EOL_PROBE 4096
+
+/* message_cr_only - CR line ends and no LF in the first bytes */
+static int
+message_cr_only(const char *buf, size_t len)
+{
+	size_t n = len < MESSAGE_EOL_PROBE ? len : MESSAGE_EOL_PROBE;
+
+	return memchr(buf, '\n', n) == NULL && memchr(buf, '\r', n) != NULL;
+}
+
 /* message_parse - parse raw bytes; NULL with *error_r only if impossible */
 struct message *
 message_parse(const char *buf, size_t len, const struct message_limits *lim,
@@ -752,6 +764,7 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 						  NULL};
 	struct message_ctx ctx;
 	struct message *msg;
+	char *cr_copy = NULL;
 	GMimeStream *stream;
 	GMimeParser *parser;
 	GMimeMessage *m;
@@ -776,6 +789,15 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 	ctx.msg = msg;
 	if (len == 0)
 		return msg;
+	/* Mail saved with old Mac line ends (CR only) never crosses SMTP,
+	 * but -t reads such files: GMime needs LF to see the headers. */
+	if (message_cr_only(buf, len)) {
+		cr_copy = g_memdup2(buf, len);
+		for (size_t i = 0; i < len; i++)
+			if (cr_copy[i] == '\r')
+				cr_copy[i] = '\n';
+		buf = cr_copy;
+	}
 	message_scan_header_names(msg, buf, len);
 
 	ctx.opts = g_mime_parser_options_new();
@@ -821,6 +843,7 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 						ctx.lim.max_text_bytes));
 		msg->limited = 1;
 	}
+	g_free(cr_copy);
 	return msg;
 }
 

@@ -140,8 +140,8 @@ reply_ends(const char *s, const char *suffix)
 /* Local parts of robots: exact, prefixes, suffixes, and parts that
  * mark a no-reply address wherever they appear. */
 static const char *const reply_robot_exact[] = {
-    "mailer-daemon", "mailerdaemon", "postmaster", "nobody",
-    "listserv",      "majordomo",    "mailman",    NULL};
+    "mailer-daemon", "mailerdaemon", "postmaster", "post_master", "post-master",
+    "nobody",        "listserv",     "majordomo",  "mailman",     NULL};
 static const char *const reply_robot_prefix[] = {"owner-", "bounce", "mailer",
 						 NULL};
 static const char *const reply_robot_suffix[] = {
@@ -448,6 +448,7 @@ reply_walk(GMimeObject *o, int depth, int *parts)
 static const char *const reply_bounce_subjects[] = {
     "undelivered mail returned to sender",
     "undelivered mail",
+    "complaint about message from", /* Hotmail's feedback loop */
     "undeliverable:",
     "undeliverable mail",
     "delivery status notification",
@@ -467,6 +468,30 @@ static const char *const reply_bounce_subjects[] = {
     NULL};
 
 /* reply_g_report - a delivery/disposition report, or looks like a bounce */
+/* Forward markers: a forwarded bounce is still a bounce's content, and
+ * forwarders of bounces are as often robots as people. */
+static const char *const reply_forward_prefixes[] = {
+    "fwd:", "fw:", "tr:", "wg:", "rv:", NULL};
+
+/* reply_skip_forward - the subject past blanks and "Fwd:"-like prefixes */
+static const char *
+reply_skip_forward(const char *subject)
+{
+	for (;;) {
+		int again = 0;
+
+		while (*subject == ' ' || *subject == '\t')
+			subject++;
+		for (size_t i = 0; reply_forward_prefixes[i] && !again; i++)
+			if (reply_starts(subject, reply_forward_prefixes[i])) {
+				subject += strlen(reply_forward_prefixes[i]);
+				again = 1;
+			}
+		if (!again)
+			return subject;
+	}
+}
+
 static const char *
 reply_g_report(const struct reply_ctx *c)
 {
@@ -475,19 +500,15 @@ reply_g_report(const struct reply_ctx *c)
 	int parts = 0, hit = 0;
 
 	if (from != NULL) {
-		char *at = strrchr(from, '@');
-
-		if (at != NULL)
-			*at = '\0';
-		hit = reply_starts(from, "mailer-daemon") ||
-		      strcmp(from, "postmaster") == 0;
+		/* a robot in From: (no-reply@, MAILER-DAEMON@) whatever
+		 * the envelope said */
+		hit = reply_is_robot(from);
 		g_free(from);
 	}
 	if (!hit && reply_header_value(c, "X-Failed-Recipients") != NULL)
 		hit = 1;
 	if (!hit && subject != NULL) {
-		while (*subject == ' ' || *subject == '\t')
-			subject++;
+		subject = reply_skip_forward(subject);
 		for (size_t i = 0; reply_bounce_subjects[i] && !hit; i++)
 			hit = reply_starts(subject, reply_bounce_subjects[i]);
 	}

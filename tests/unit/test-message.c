@@ -448,6 +448,24 @@ START_TEST(test_message_forged_names)
 }
 END_TEST
 
+/* CR-only line ends (old Mac files): headers and text still found. */
+START_TEST(test_message_cr_only)
+{
+	static const char raw[] = "From: a@example.org\rSubject: hi there\r"
+				  "Auto-Submitted: auto-replied\r\r"
+				  "first line\rsecond line\r";
+	char *error = NULL;
+	struct message *m = message_parse(raw, sizeof(raw) - 1, NULL, &error);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->subject, "hi there");
+	ck_assert_uint_eq(m->n_header_names, 3);
+	ck_assert_str_eq(m->header_names[2], "Auto-Submitted");
+	ck_assert_ptr_nonnull(strstr(m->text->str, "first line\nsecond line"));
+	message_free(m);
+}
+END_TEST
+
 /* message_setup - GMime once per test process (Check forks per test) */
 static void
 message_setup(void)
@@ -466,6 +484,7 @@ message_suite(void)
 	tcase_add_loop_test(tc, test_message_case, 0,
 			    (int)G_N_ELEMENTS(message_cases));
 	tcase_add_test(tc, test_message_empty);
+	tcase_add_test(tc, test_message_cr_only);
 	tcase_add_test(tc, test_message_headers);
 	tcase_add_test(tc, test_message_raw_8bit_header);
 	tcase_add_test(tc, test_message_depth_limit);

@@ -217,6 +217,14 @@ static const char *const reports[] = {
     "Subject: Mail delivery failed: returning message to sender\n\nx\n",
     "From: Jane <jane@customer.example>\n"
     "Subject: Returned mail: see transcript for details\n\nx\n",
+    /* a forwarded bounce, a feedback-loop complaint, a no-reply From */
+    "From: Jane <jane@customer.example>\n"
+    "Subject: Fwd: Returned mail: see transcript for details\n\nx\n",
+    "From: staff@mail.example\n"
+    "Subject:  complaint about message from 192.0.2.1\n\nx\n",
+    "From: Notifications <no-reply@notify.example>\n"
+    "Subject: AWS Notification Message\n\nx\n",
+    "From: post_master@mx.example\nSubject: Re: hello\n\nx\n",
     "From: Jane <jane@customer.example>\nSubject: hi\nMIME-Version: 1.0\n"
     "Content-Type: multipart/report; report-type=delivery-status; "
     "boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\nfailed\n--b\n"
