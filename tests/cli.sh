@@ -87,6 +87,41 @@ printf 'rules = {"%s/rules/*.rules"}\n' "$top_srcdir" >"$T/shipped.conf"
 run -n -c "$T/shipped.conf"
 t_eq "-n on the shipped rules (every example checked): exit 0" 0 "$rc"
 
+# ---- -n checks acknowledgment templates -----------------------------------------
+mkdir -p "$T/templates"
+{
+	printf 'Thanks for writing. Reference {ticket}.\n'
+	for _ in 1 2 3 4 5 6; do
+		printf 'This line of fixed text is here only to use up the room.\n'
+	done
+} >"$T/templates/general.txt"
+cat >"$T/reply.conf" <<CONF
+store = "lmdb:$T/store"
+reply {
+	enable = true
+	addresses = {"support@example.com"}
+	from = "Support <support@example.com>"
+	templates = "$T/templates"
+	default_template = "general"
+}
+route legal {
+	template = "general"
+}
+route public {
+	template = "general"
+}
+route abuse {
+	template = "general"
+}
+CONF
+run -n -c "$T/reply.conf"
+t_eq "-n with a template that leaves no room: exit 1" 1 "$rc"
+t_match "-n names the template file and line" "^$T/templates/general.txt:[0-9]+: " "$err"
+printf 'Thanks, {first_name|there}: ref {ticket}, {nosuch}.\n' >"$T/templates/general.txt"
+run -n -c "$T/reply.conf"
+t_eq "-n with an unknown template variable: exit 1" 1 "$rc"
+t_match "-n names the unknown variable" "^$T/templates/general.txt:1: .*nosuch" "$err"
+
 run -n -c "$T/does-not-exist.conf"
 t_check "-n on a missing config exits non-zero" test "$rc" -ne 0
 t_match "-n on a missing config names it" "does-not-exist.conf" "$err"
