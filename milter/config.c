@@ -636,6 +636,21 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		    cf->path);
 		return -1;
 	}
+	if (*cf->store_uri != '\0' &&
+	    (!g_str_has_prefix(cf->store_uri, "lmdb:/") ||
+	     cf->store_uri[strlen("lmdb:/")] == '\0')) {
+		*error_r = g_strdup_printf(
+		    "%s: store \"%s\": expected lmdb:/absolute/directory",
+		    cf->path, cf->store_uri);
+		return -1;
+	}
+	if (cfg_getint(r, "max_per_hour") < 0 || cf->sender.timeout_s == 0) {
+		*error_r = g_strdup_printf(
+		    "%s: reply: max_per_hour must be 0 or more and timeout "
+		    "above 0",
+		    cf->path);
+		return -1;
+	}
 	if (reply_policy_check(&cf->reply, &err) != 0) {
 		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
 		g_free(err);

@@ -393,7 +393,6 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 		 const char *qid)
 {
 	struct triage_ack *a = res->ack;
-	struct sender_job *job;
 	const char *why = NULL;
 
 	if (a == NULL || strcmp(a->decision, "send") != 0)
@@ -401,7 +400,8 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 	if (milter_sender == NULL) {
 		why = "no-sender";
 	} else {
-		job = g_new0(struct sender_job, 1);
+		struct sender_job *job = g_new0(struct sender_job, 1);
+
 		job->qid = g_strdup(qid);
 		job->to = g_strdup(a->to);
 		job->env_from = g_strdup(cf->reply.envelope_sender);

@@ -252,9 +252,11 @@ sender_smtp(const struct sender_config *cf, const struct sender_job *job,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)cf->timeout_s);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)cf->timeout_s);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	/* a password never crosses the wire in clear: AUTH implies TLS */
 	curl_easy_setopt(c, CURLOPT_USE_SSL,
-			 cf->require_tls ? (long)CURLUSESSL_ALL
-					 : (long)CURLUSESSL_TRY);
+			 cf->require_tls || (cf->smtp_user && *cf->smtp_user)
+			     ? (long)CURLUSESSL_ALL
+			     : (long)CURLUSESSL_TRY);
 	if (cf->smtp_user != NULL && *cf->smtp_user != '\0') {
 		curl_easy_setopt(c, CURLOPT_USERNAME, cf->smtp_user);
 		curl_easy_setopt(c, CURLOPT_PASSWORD, cf->smtp_password);
@@ -362,10 +364,24 @@ sender_thread(gpointer arg)
 {
 	struct sender *s = arg;
 
+	gint64 last_purge = g_get_monotonic_time();
+
 	g_mutex_lock(&s->lock);
 	for (;;) {
 		gint64 now = g_get_monotonic_time(), wake;
 		struct sender_job *job;
+
+		if (s->st != NULL && now - last_purge > (gint64)SENDER_PURGE_S *
+							    G_USEC_PER_SEC) {
+			unsigned long removed = 0;
+
+			g_mutex_unlock(&s->lock);
+			if (store_purge(s->st, &removed) == 0 && removed > 0)
+				log_info("store: purged %lu expired entries",
+					 removed);
+			last_purge = now;
+			g_mutex_lock(&s->lock);
+		}
 
 		if (s->stopping &&
 		    (g_queue_is_empty(&s->queue) || now > s->drain_until))
@@ -374,10 +390,12 @@ sender_thread(gpointer arg)
 		if (job == NULL) {
 			if (s->stopping && wake > s->drain_until)
 				break; /* nothing due before the deadline */
-			if (wake == G_MAXINT64)
-				g_cond_wait(&s->cond, &s->lock);
-			else
-				g_cond_wait_until(&s->cond, &s->lock, wake);
+			/* wake for the purge at the latest */
+			if (wake > last_purge +
+				       (gint64)SENDER_PURGE_S * G_USEC_PER_SEC)
+				wake = last_purge +
+				       (gint64)SENDER_PURGE_S * G_USEC_PER_SEC;
+			g_cond_wait_until(&s->cond, &s->lock, wake);
 			continue;
 		}
 		g_mutex_unlock(&s->lock);

@@ -166,7 +166,8 @@ END_TEST
 
 START_TEST(test_missing_file)
 {
-	char *files[] = {"/nonexistent/x.rules"};
+	static char missing[] = "/nonexistent/x.rules";
+	char *files[] = {missing};
 	char *err = NULL;
 
 	ck_assert_ptr_null(rules_load(files, 1, &err));
