@@ -350,6 +350,14 @@ config_schema(void)
 	static cfg_opt_t route_opts[] = {
 	    CFG_STR("describe", "", CFGF_NONE),
 	    CFG_STR("template", NULL, CFGF_NODEFAULT),
+	    CFG_STR_LIST("add_recipient", NULL, CFGF_NONE),
+	    CFG_STR_LIST("redirect", NULL, CFGF_NONE),
+	    CFG_STR("quarantine", "", CFGF_NONE),
+	    CFG_END(),
+	};
+	static cfg_opt_t frequent_opts[] = {
+	    CFG_INT("messages", 0, CFGF_NONE),
+	    CFG_STR("window", "24h", CFGF_NONE),
 	    CFG_END(),
 	};
 	static cfg_opt_t reply_opts[] = {
@@ -395,6 +403,7 @@ config_schema(void)
 	    CFG_SEC("route", route_opts,
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("reply", reply_opts, CFGF_NONE),
+	    CFG_SEC("frequent", frequent_opts, CFGF_NONE),
 	    CFG_STR("store", "", CFGF_NONE),
 	    CFG_STR("store_key_file", "", CFGF_NONE),
 	    CFG_END(),
@@ -420,6 +429,7 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "reply|interval", validate_duration);
 	cfg_set_validate_func(cfg, "reply|timeout", validate_duration);
 	cfg_set_validate_func(cfg, "reply|drain", validate_duration);
+	cfg_set_validate_func(cfg, "frequent|window", validate_duration);
 	return cfg;
 }
 
@@ -474,51 +484,80 @@ config_categories(struct triage_config *cf, cfg_t *cfg)
 	}
 }
 
-/* config_routes - route names: the shipped ones and the config's */
+/* config_route_add - a route by name, created empty on first use */
+static struct config_route *
+config_route_add(struct triage_config *cf, const char *name)
+{
+	struct config_route *r;
+
+	for (size_t i = 0; i < cf->n_routes; i++)
+		if (strcmp(cf->routes[i].name, name) == 0)
+			return &cf->routes[i];
+	r = &cf->routes[cf->n_routes++];
+	r->name = g_strdup(name);
+	r->template = g_strdup("");
+	r->quarantine = g_strdup("");
+	return r;
+}
+
+/* config_routes - the shipped routes, then the config's sections */
 static void
 config_routes(struct triage_config *cf, cfg_t *cfg)
 {
 	unsigned n_sec = cfg_size(cfg, "route");
 	size_t n_def = G_N_ELEMENTS(config_def_routes);
 
-	cf->routes = g_new0(char *, n_def + n_sec + 1);
-	cf->route_templates = g_new0(char *, n_def + n_sec + 1);
+	cf->routes = g_new0(struct config_route, n_def + n_sec);
 	for (size_t i = 0; i < n_def; i++) {
-		cf->routes[cf->n_routes] = g_strdup(config_def_routes[i]);
-		cf->route_templates[cf->n_routes++] =
-		    g_strdup(config_def_route_templates[i]);
+		struct config_route *r =
+		    config_route_add(cf, config_def_routes[i]);
+
+		g_free(r->template);
+		r->template = g_strdup(config_def_route_templates[i]);
 	}
 	for (unsigned i = 0; i < n_sec; i++) {
 		cfg_t *sec = cfg_getnsec(cfg, "route", i);
-		const char *name = cfg_title(sec);
-		size_t j;
+		struct config_route *r = config_route_add(cf, cfg_title(sec));
 
-		for (j = 0; j < cf->n_routes; j++)
-			if (strcmp(cf->routes[j], name) == 0)
-				break;
-		if (j == cf->n_routes) {
-			cf->routes[j] = g_strdup(name);
-			cf->route_templates[j] = g_strdup("");
-			cf->n_routes++;
-		}
 		if (cfg_size(sec, "template") > 0) {
-			g_free(cf->route_templates[j]);
-			cf->route_templates[j] =
-			    g_strdup(cfg_getstr(sec, "template"));
+			g_free(r->template);
+			r->template = g_strdup(cfg_getstr(sec, "template"));
 		}
+		for (unsigned j = 0; j < cfg_size(sec, "add_recipient"); j++)
+			strvec_push(&r->add_recipient,
+				    cfg_getnstr(sec, "add_recipient", j));
+		for (unsigned j = 0; j < cfg_size(sec, "redirect"); j++)
+			strvec_push(&r->redirect,
+				    cfg_getnstr(sec, "redirect", j));
+		g_free(r->quarantine);
+		r->quarantine = g_strdup(cfg_getstr(sec, "quarantine"));
+		if (r->add_recipient.n > 0 || r->redirect.n > 0)
+			cf->route_actions |= CONFIG_ACT_ADDRCPT;
+		if (r->redirect.n > 0)
+			cf->route_actions |= CONFIG_ACT_DELRCPT;
+		if (*r->quarantine != '\0')
+			cf->route_actions |= CONFIG_ACT_QUARANTINE;
 	}
+}
+
+/* config_route - the route called name, or NULL */
+const struct config_route *
+config_route(const struct triage_config *cf, const char *name)
+{
+	if (name != NULL)
+		for (size_t i = 0; i < cf->n_routes; i++)
+			if (strcmp(cf->routes[i].name, name) == 0)
+				return &cf->routes[i];
+	return NULL;
 }
 
 /* config_route_template - the template a route sends; NULL = none */
 const char *
 config_route_template(const struct triage_config *cf, const char *route)
 {
-	const char *t = cf->default_template;
+	const struct config_route *r = config_route(cf, route);
+	const char *t = r != NULL ? r->template : cf->default_template;
 
-	if (route != NULL)
-		for (size_t i = 0; i < cf->n_routes; i++)
-			if (strcmp(cf->routes[i], route) == 0)
-				t = cf->route_templates[i];
 	return t != NULL && *t != '\0' ? t : NULL;
 }
 
@@ -644,6 +683,18 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		    cf->path, cf->store_uri);
 		return -1;
 	}
+	if (cf->frequent.messages > 0 && *cf->store_uri == '\0') {
+		*error_r = g_strdup_printf(
+		    "%s: frequent: counting messages needs a store (store = "
+		    "\"lmdb:DIR\")",
+		    cf->path);
+		return -1;
+	}
+	if (cf->frequent.messages > 0 && cf->frequent.window_s == 0) {
+		*error_r = g_strdup_printf(
+		    "%s: frequent: window must be above 0", cf->path);
+		return -1;
+	}
 	if (cfg_getint(r, "max_per_hour") < 0 || cf->sender.timeout_s == 0) {
 		*error_r = g_strdup_printf(
 		    "%s: reply: max_per_hour must be 0 or more and timeout "
@@ -683,8 +734,8 @@ config_templates(struct triage_config *cf, char **error_r)
 	if (*cf->default_template != '\0')
 		g_ptr_array_add(names, cf->default_template);
 	for (size_t i = 0; i < cf->n_routes; i++)
-		if (*cf->route_templates[i] != '\0')
-			g_ptr_array_add(names, cf->route_templates[i]);
+		if (*cf->routes[i].template != '\0')
+			g_ptr_array_add(names, cf->routes[i].template);
 	for (guint i = 0; i < names->len && rc == 0; i++) {
 		const char *name = g_ptr_array_index(names, i);
 		char *file, *path;
@@ -773,8 +824,7 @@ config_check_rules(struct triage_config *cf, char **error_r)
 		const char *route = cf->categories[i].route;
 		int known = *route == '\0';
 
-		for (size_t j = 0; j < cf->n_routes && !known; j++)
-			known = strcmp(cf->routes[j], route) == 0;
+		known = known || config_route(cf, route) != NULL;
 		if (!known) {
 			*error_r = g_strdup_printf(
 			    "%s: category %s: route \"%s\" has no route "
@@ -827,6 +877,11 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->long_paragraphs = (size_t)cfg_getint(len, "long_paragraphs");
 	config_categories(cf, cfg);
 	config_routes(cf, cfg);
+	cf->frequent.messages =
+	    (unsigned)cfg_getint(cfg_getsec(cfg, "frequent"), "messages");
+	cf->frequent.window =
+	    g_strdup(cfg_getstr(cfg_getsec(cfg, "frequent"), "window"));
+	cf->frequent.window_s = (unsigned)config_duration(cf->frequent.window);
 	cf->store_uri = g_strdup(cfg_getstr(cfg, "store"));
 	cf->store_key_file = g_strdup(cfg_getstr(cfg, "store_key_file"));
 	if (config_reply(cf, cfg, path, error_r) != 0)
@@ -924,8 +979,15 @@ config_unref(struct triage_config *cf)
 		g_free(cf->categories[i].route);
 	}
 	g_free(cf->categories);
-	g_strfreev(cf->routes);
-	g_strfreev(cf->route_templates);
+	for (size_t i = 0; i < cf->n_routes; i++) {
+		g_free(cf->routes[i].name);
+		g_free(cf->routes[i].template);
+		strvec_clear(&cf->routes[i].add_recipient);
+		strvec_clear(&cf->routes[i].redirect);
+		g_free(cf->routes[i].quarantine);
+	}
+	g_free(cf->routes);
+	g_free(cf->frequent.window);
 	reply_policy_clear(&cf->reply);
 	g_free(cf->support_name);
 	g_free(cf->reply_within);

@@ -17,6 +17,7 @@
 
 #include "reply.h"
 #include "sender.h"
+#include "strvec.h"
 
 enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 
@@ -45,6 +46,26 @@ struct config_category {
 	char *flag;       /* X-Triage-Flags value: "legal-threat" */
 	char *route;      /* route name, "" = none */
 	int priority;     /* the highest flagged priority names the route */
+};
+
+/* A route: where a flagged message goes and what is sent back. */
+struct config_route {
+	char *name;
+	char *template;              /* acknowledgment, "" = none */
+	struct strvec add_recipient; /* copies to these addresses */
+	struct strvec redirect;      /* replaces every recipient */
+	char *quarantine;            /* reason, "" = none */
+};
+
+#define CONFIG_ACT_ADDRCPT 0x01
+#define CONFIG_ACT_DELRCPT 0x02
+#define CONFIG_ACT_QUARANTINE 0x04
+
+/* Repeat senders: more than `messages` within `window_s` is frequent. */
+struct config_frequent {
+	unsigned messages; /* 0 = off */
+	unsigned window_s;
+	char *window; /* as written, for X-Triage-Sender-Count */
 };
 
 /* The default category threshold: one strong rule, or two moderate. */
@@ -81,9 +102,9 @@ struct triage_config {
 	struct rule_set *rules; /* NULL when no rule file */
 	struct config_category *categories;
 	size_t n_categories;
-	char **routes;          /* names of route sections */
-	char **route_templates; /* parallel: template name, "" = none */
+	struct config_route *routes; /* shipped and configured */
 	size_t n_routes;
+	unsigned long route_actions; /* CONFIG_ACT_* any route needs */
 
 	/* acknowledgments (reply.h, template.h, sender.h) */
 	struct reply_policy reply;
@@ -95,6 +116,8 @@ struct triage_config {
 	struct sender_config sender;
 	unsigned drain_s; /* at stop, how long to drain the queue */
 
+	struct config_frequent frequent;
+
 	/* state */
 	char *store_uri; /* "" = none */
 	char *store_key_file;
@@ -102,6 +125,8 @@ struct triage_config {
 
 const char *config_route_template(const struct triage_config *cf,
 				  const char *route);
+const struct config_route *config_route(const struct triage_config *cf,
+					const char *route);
 
 const struct config_category *config_category(const struct triage_config *cf,
 					      const char *name);

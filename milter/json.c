@@ -167,5 +167,8 @@ json_result(GString *out, const char *file, const struct triage_result *res)
 			       res->charset_fallback ? "true" : "false");
 	g_string_append(out, ",\"subject\":");
 	json_string(out, res->subject);
+	if (res->sender_count >= 0)
+		g_string_append_printf(out, ",\"sender_count\":%ld",
+				       res->sender_count);
 	g_string_append_c(out, '}');
 }

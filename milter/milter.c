@@ -54,6 +54,7 @@ struct milter_conn {
 	char *helo;
 	char *auth_authen;
 	unsigned long steps;    /* protocol flags agreed with the MTA */
+	unsigned long actions;  /* SMFIF_* the MTA allows us */
 	int leadspc;            /* MTA keeps the space after "Name:" */
 	int can_skip;           /* MTA understands SMFIS_SKIP */
 	struct milter_msg *msg; /* NULL between messages */
@@ -186,6 +187,28 @@ milter_conn_new(SMFICTX *ctx, unsigned long steps)
 	return c;
 }
 
+static int milter_warned_actions; /* the missing-actions warning, once */
+static struct smfiDesc milter_desc;
+
+/* milter_route_actions_wanted - SMFIF_* the routes of the config need */
+static unsigned long
+milter_route_actions_wanted(void)
+{
+	struct triage_config *cf = milter_get_config();
+	unsigned long want = 0;
+
+	if (cf != NULL) {
+		if (cf->route_actions & CONFIG_ACT_ADDRCPT)
+			want |= SMFIF_ADDRCPT;
+		if (cf->route_actions & CONFIG_ACT_DELRCPT)
+			want |= SMFIF_DELRCPT;
+		if (cf->route_actions & CONFIG_ACT_QUARANTINE)
+			want |= SMFIF_QUARANTINE;
+		config_unref(cf);
+	}
+	return want;
+}
+
 /* mlfi_negotiate - ask only for the steps and actions we use */
 static sfsistat
 mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -197,6 +220,9 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_HELO |
 	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
 	    SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+	unsigned long route_actions = milter_route_actions_wanted();
+	struct milter_conn *c;
+
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -204,13 +230,21 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 			"passing mail through untouched");
 		return SMFIS_REJECT; /* = "do not use this milter" here */
 	}
-	*pf0 = want_actions;
+	/* route actions only when the MTA offers them; mail flows anyway */
+	if ((f0 & route_actions) != route_actions &&
+	    !__atomic_exchange_n(&milter_warned_actions, 1, __ATOMIC_RELAXED))
+		log_warn("MTA does not offer every route action (wanted 0x%lx, "
+			 "offered 0x%lx); those actions will be skipped",
+			 route_actions, f0);
+	*pf0 = want_actions | (f0 & route_actions);
 	*pf1 = f1 & want_steps;
 	*pf2 = 0;
 	*pf3 = 0;
 
-	if (milter_conn_new(ctx, *pf1) == NULL)
+	c = milter_conn_new(ctx, *pf1);
+	if (c == NULL)
 		return SMFIS_REJECT;
+	c->actions = *pf0;
 	/* Ask the MTA for the macros we use, at the stage they exist. */
 	smfi_setsymlist(ctx, SMFIM_CONNECT, MILTER_STR("j {client_addr}"));
 	smfi_setsymlist(ctx, SMFIM_ENVFROM, MILTER_STR("{i} {auth_authen}"));
@@ -226,10 +260,12 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	const char *ca = smfi_getsymval(ctx, MILTER_STR("{client_addr}"));
 
 	(void)addr;
-	if (c == NULL) /* an MTA that did not negotiate: all replies */
+	if (c == NULL) { /* an MTA that did not negotiate: all replies */
 		c = milter_conn_new(ctx, 0);
-	if (c == NULL)
-		return SMFIS_ACCEPT;
+		if (c == NULL)
+			return SMFIS_ACCEPT;
+		c->actions = milter_desc.xxfi_flags;
+	}
 	g_free(c->client_addr);
 	c->client_addr = g_strdup(ca ? ca : hostname);
 	return milter_done(c, SMFIP_NR_CONN);
@@ -387,6 +423,67 @@ milter_log_verdict(const char *qid, const struct triage_result *res, gint64 ms)
 	g_free(flags);
 }
 
+/* milter_bracket - "<addr>" as the MTA wants recipients */
+static char *
+milter_bracket(const char *addr)
+{
+	return addr[0] == '<' ? g_strdup(addr)
+			      : g_strconcat("<", addr, ">", NULL);
+}
+
+/* milter_route - the route's actions; a refused one is logged, no more */
+static void
+milter_route(SMFICTX *ctx, const struct milter_conn *c,
+	     const struct milter_msg *m, const struct triage_result *res,
+	     const char *qid)
+{
+	const struct config_route *r = config_route(c->cf, res->route);
+
+	if (r == NULL)
+		return;
+	if (r->redirect.n > 0) {
+		if (!(c->actions & SMFIF_DELRCPT) ||
+		    !(c->actions & SMFIF_ADDRCPT)) {
+			log_err("%s: route %s: the MTA does not allow "
+				"changing recipients; not redirected",
+				qid, r->name);
+		} else {
+			for (size_t i = 0; i < m->rcpt.n; i++) {
+				char *a = milter_bracket(m->rcpt.v[i]);
+
+				if (smfi_delrcpt(ctx, a) != MI_SUCCESS)
+					log_err("%s: route %s: cannot remove "
+						"recipient %s",
+						qid, r->name, a);
+				g_free(a);
+			}
+			for (size_t i = 0; i < r->redirect.n; i++) {
+				char *a = milter_bracket(r->redirect.v[i]);
+
+				if (smfi_addrcpt(ctx, a) != MI_SUCCESS)
+					log_err("%s: route %s: cannot add "
+						"recipient %s",
+						qid, r->name, a);
+				g_free(a);
+			}
+		}
+	}
+	for (size_t i = 0; i < r->add_recipient.n; i++) {
+		char *a = milter_bracket(r->add_recipient.v[i]);
+
+		if (!(c->actions & SMFIF_ADDRCPT) ||
+		    smfi_addrcpt(ctx, a) != MI_SUCCESS)
+			log_err("%s: route %s: cannot add recipient %s", qid,
+				r->name, a);
+		g_free(a);
+	}
+	if (*r->quarantine != '\0' &&
+	    (!(c->actions & SMFIF_QUARANTINE) ||
+	     smfi_quarantine(ctx, r->quarantine) != MI_SUCCESS))
+		log_err("%s: route %s: the MTA refused the quarantine", qid,
+			r->name);
+}
+
 /* milter_queue_ack - hand a "send" decision to the sender thread */
 static void
 milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
@@ -464,6 +561,7 @@ mlfi_eom(SMFICTX *ctx)
 	} else if (milter_apply(ctx, res, qid, c->leadspc) != 0) {
 		rc = milter_fail(c, qid, "the MTA refused a header change");
 	} else {
+		milter_route(ctx, c, m, res, qid);
 		milter_log_verdict(qid, res,
 				   (g_get_monotonic_time() - start) / 1000);
 	}
@@ -506,7 +604,8 @@ static char milter_name[] = "triage-milter";
 static struct smfiDesc milter_desc = {
     .xxfi_name = milter_name,
     .xxfi_version = SMFI_VERSION,
-    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+    .xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT |
+		  SMFIF_DELRCPT | SMFIF_QUARANTINE,
     .xxfi_connect = mlfi_connect,
     .xxfi_helo = mlfi_helo,
     .xxfi_envfrom = mlfi_envfrom,

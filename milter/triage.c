@@ -22,6 +22,7 @@
 #include "normalize.h"
 #include "quote.h"
 #include "rules.h"
+#include "store.h"
 #include "textstat.h"
 #include "triage.h"
 #include "verdict.h"
@@ -167,12 +168,34 @@ triage_classify(const struct triage_config *cf, struct message *m,
 	g_string_free(text, TRUE);
 }
 
+/* triage_count_sender - one more message from this sender; -1 unknown */
+static long
+triage_count_sender(const struct triage_config *cf,
+		    const struct triage_env *env)
+{
+	unsigned long n = 0;
+	char *lower, *key;
+	int rc;
+
+	if (cf->frequent.messages == 0 || env->offline || env->store == NULL ||
+	    env->env_from == NULL || *env->env_from == '\0')
+		return -1;
+	lower = g_ascii_strdown(env->env_from, -1);
+	key = g_strconcat("freq:", lower, NULL);
+	rc = store_window_add(env->store, key, cf->frequent.window_s, &n);
+	g_free(key);
+	g_free(lower);
+	return rc == 0 ? (long)n : -1; /* store down: fail open */
+}
+
 /* triage_run - analyse one message; never NULL */
 struct triage_result *
 triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	   const struct triage_env *env)
 {
 	struct triage_result *res = g_new0(struct triage_result, 1);
+
+	res->sender_count = -1;
 	struct message_limits lim = {cf->max_mime_depth, cf->max_mime_parts,
 				     cf->max_text_bytes};
 	struct quote_split qs = {0};
@@ -217,6 +240,9 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 		triage_fail(res, "timeout: analysis took over %u ms",
 			    cf->scan_timeout_ms);
 	if (res->error == NULL) {
+		res->sender_count = triage_count_sender(cf, env);
+		if (res->sender_count >= 0)
+			res->count_window = g_strdup(cf->frequent.window);
 		verdict_decide(cf, res,
 			       env->truncated || m->limited || res->limited);
 		ack_decide(cf, m, env, res);
@@ -252,6 +278,7 @@ triage_result_free(struct triage_result *res)
 	}
 	g_free(res->hits);
 	ack_free(res->ack);
+	g_free(res->count_window);
 	g_free(res->route);
 	g_free(res->subject);
 	g_free(res->error);

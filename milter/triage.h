@@ -97,6 +97,8 @@ struct triage_result {
 	size_t n_del;
 	struct strvec add_names; /* headers to add, in order */
 	struct strvec add_values;
+	long sender_count;  /* messages from this sender in the window; -1 */
+	char *count_window; /* the window as configured, e.g. "24h" */
 	struct triage_ack *ack; /* the acknowledgment decision, or NULL */
 	char *error;            /* non-NULL: the engine failed; apply nothing */
 };

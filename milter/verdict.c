@@ -5,6 +5,8 @@
  * at or above the category's threshold.
  * long: the customer's own new text (quotes and signature excluded) is
  * above long_words words or long_paragraphs paragraphs.
+ * frequent: this sender's messages within the window reached the
+ * configured count (counted in the store; unknown when it is down).
  * truncated: part of the message was not analysed (max_scan_bytes or a
  * MIME/text limit), so the verdict covers only what was read.
  */
@@ -57,6 +59,9 @@ verdict_decide(const struct triage_config *cf, struct triage_result *res,
 	if (res->length.words > cf->long_words ||
 	    res->length.paragraphs > cf->long_paragraphs)
 		strvec_push(&res->flags, VERDICT_FLAG_LONG);
+	if (cf->frequent.messages > 0 && res->sender_count >= 0 &&
+	    (unsigned long)res->sender_count >= cf->frequent.messages)
+		strvec_push(&res->flags, VERDICT_FLAG_FREQUENT);
 	if (truncated)
 		strvec_push(&res->flags, VERDICT_FLAG_TRUNCATED);
 	if (res->flags.n > 1)

@@ -16,6 +16,7 @@
 
 #define VERDICT_FLAG_LONG "long"
 #define VERDICT_FLAG_TRUNCATED "truncated"
+#define VERDICT_FLAG_FREQUENT "frequent"
 
 void verdict_decide(const struct triage_config *cf, struct triage_result *res,
 		    int truncated);

@@ -134,6 +134,13 @@ xheaders_build(struct triage_result *res, int with_rules)
 		g_free(rules);
 	}
 	xheaders_add(res, "X-Triage-Length", length);
+	if (res->sender_count >= 0 && res->count_window != NULL) {
+		char *count = g_strdup_printf("%ld/%s", res->sender_count,
+					      res->count_window);
+
+		xheaders_add(res, "X-Triage-Sender-Count", count);
+		g_free(count);
+	}
 	if (res->ack != NULL) {
 		char *ack = ack_header_value(res->ack);
 

@@ -9,6 +9,7 @@
 #   long.lua       "long" for the long rant
 #   abort.lua      aborts mid-message, then a message on the same connection
 #   rules.lua      the shipped rules: flag, route, score, rule names
+#   route.lua      route actions: add recipient, redirect, quarantine
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 # miltertest cannot see the index of a header change, so a few lines of
 # Python speak the milter protocol to check the deletions' indices and
@@ -220,6 +221,16 @@ else
 	t_fail "raw milter protocol session failed"
 fi
 stop_milter "default limits"
+
+# ---- route actions ---------------------------------------------------------
+t_milter_start 'route legal {' '	add_recipient = {"legal@example.com"}' '}' \
+	'route abuse {' '	redirect = {"abuse-desk@example.com"}' '}' \
+	'route public {' '	quarantine = "public threat: held for review"' '}' ||
+	t_hard_error "the milter did not start with route actions"
+run_lua route -D legal="$(t_fixture legal-threat.eml)" \
+	-D abusive="$(t_fixture abusive.eml)" \
+	-D public="$(t_fixture public-threat.eml)" -D plain="$plain"
+stop_milter "route actions"
 
 # ---- max_scan_bytes = 4096 ----------------------------------------------
 t_milter_start "max_scan_bytes = 4096" ||

@@ -1,11 +1,13 @@
 /*
  * test-triage.c - triage_run() on whole messages: the verdict end to end
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <glib.h>
 
 #include "config.h"
+#include "store.h"
 #include "triage.h"
 #include "unit.h"
 
@@ -230,6 +232,65 @@ START_TEST(test_odd_input)
 }
 END_TEST
 
+/* Repeat senders: counted in a real store; the third message is frequent. */
+START_TEST(test_frequent)
+{
+	char *dir = g_dir_make_tmp("test-triage-XXXXXX", NULL);
+	char *uri = g_strdup_printf("lmdb:%s/store", dir), *error = NULL;
+	struct store *st = store_open(uri, NULL, &error);
+	char *msg = message("", "Any news on my order?\n");
+	struct triage_env env = {0};
+	char *cmd;
+
+	ck_assert_msg(st != NULL, "%s", error);
+	cf->frequent.messages = 3;
+	cf->frequent.window_s = 86400;
+	g_free(cf->frequent.window);
+	cf->frequent.window = g_strdup("24h");
+	env.env_from = "Ann@Example.org";
+	env.store = st;
+	for (int i = 1; i <= 4; i++) {
+		struct triage_result *res =
+		    triage_run(cf, msg, strlen(msg), &env);
+		char *want = g_strdup_printf("%d/24h", i);
+
+		ck_assert_int_eq(res->sender_count, i);
+		ck_assert_str_eq(header(res, "X-Triage-Sender-Count"), want);
+		ck_assert_int_eq(strvec_contains(&res->flags, "frequent"),
+				 i >= 3);
+		g_free(want);
+		triage_result_free(res);
+	}
+	/* another sender starts at one; the address case does not matter */
+	env.env_from = "bob@example.org";
+	{
+		struct triage_result *res =
+		    triage_run(cf, msg, strlen(msg), &env);
+
+		ck_assert_int_eq(res->sender_count, 1);
+		ck_assert_int_eq(strvec_contains(&res->flags, "frequent"), 0);
+		triage_result_free(res);
+	}
+	/* offline (-t) never counts */
+	env.offline = 1;
+	{
+		struct triage_result *res =
+		    triage_run(cf, msg, strlen(msg), &env);
+
+		ck_assert_int_eq(res->sender_count, -1);
+		ck_assert_ptr_null(header(res, "X-Triage-Sender-Count"));
+		triage_result_free(res);
+	}
+	store_close(st);
+	cmd = g_strdup_printf("rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+	g_free(cmd);
+	g_free(uri);
+	g_free(msg);
+	g_free(dir);
+}
+END_TEST
+
 static Suite *
 triage_suite(void)
 {
@@ -241,6 +302,7 @@ triage_suite(void)
 	tcase_add_loop_test(tc, test_long, 0, G_N_ELEMENTS(lengths));
 	tcase_add_test(tc, test_quoted_not_counted);
 	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_frequent);
 	tcase_add_test(tc, test_forged_from_message);
 	tcase_add_test(tc, test_forged_from_env);
 	tcase_add_loop_test(tc, test_odd_input, 0, G_N_ELEMENTS(odd));
