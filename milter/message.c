@@ -717,13 +717,76 @@ message_scan_header_names(struct message *msg, const char *buf, size_t len)
 	msg->n_header_names = names.n;
 }
 
+/* message_is_encoded_word - "=?charset?b|q?text?=" */
+static int
+message_is_encoded_word(const char *w)
+{
+	size_t len = strlen(w);
+	const char *q1, *q2;
+
+	if (len < 8 || strncmp(w, "=?", 2) != 0 ||
+	    strcmp(w + len - 2, "?=") != 0)
+		return 0;
+	q1 = strchr(w + 2, '?');
+	if (q1 == NULL || q1[1] == '\0' || q1[2] != '?')
+		return 0;
+	q2 = q1 + 2;
+	return strchr("bBqQ", q1[1]) != NULL && q2 < w + len - 2;
+}
+
+/*
+ * message_subject - the Subject decoded one encoded-word at a time
+ *
+ * GMime 3.2 stops decoding after an encoded-word ending in "=" padding
+ * when the next one uses the same charset ("=?utf-8?b?YWI=?=
+ * =?utf-8?b?Y2Q=?=" gives "ab"), and Python's email package writes long
+ * subjects exactly so.  Each word is decoded on its own; blanks between
+ * two encoded-words are dropped as RFC 2047 says.
+ */
+static char *
+message_subject(GMimeMessage *m)
+{
+	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	GMimeHeader *h =
+	    list ? g_mime_header_list_get_header(list, "Subject") : NULL;
+	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
+	GString *out;
+	char **words;
+	int prev_encoded = 0;
+	char *text;
+
+	/* no encoded-word: GMime's own decoding (8-bit fallbacks) is right */
+	if (raw == NULL || strstr(raw, "=?") == NULL)
+		return message_header_text(g_mime_message_get_subject(m));
+	out = g_string_new(NULL);
+	words = g_strsplit_set(raw, " \t\r\n", -1);
+	for (char **w = words; *w != NULL; w++) {
+		int encoded;
+		char *part;
+
+		if (**w == '\0')
+			continue;
+		encoded = message_is_encoded_word(*w);
+		part = g_mime_utils_header_decode_text(NULL, *w);
+		if (out->len > 0 && !(encoded && prev_encoded))
+			g_string_append_c(out, ' ');
+		g_string_append(out, part);
+		g_free(part);
+		prev_encoded = encoded;
+	}
+	g_strfreev(words);
+	text = message_header_text(out->str);
+	g_string_free(out, TRUE);
+	return text;
+}
+
 /* message_collect_headers - decoded subject, From and Message-ID */
 static void
 message_collect_headers(struct message *msg, GMimeMessage *m)
 {
 	const char *from;
 
-	msg->subject = message_header_text(g_mime_message_get_subject(m));
+	msg->subject = message_subject(m);
 	/* GMime 3 header values are already RFC 2047 decoded. */
 	from = g_mime_object_get_header(GMIME_OBJECT(m), "From");
 	msg->from = message_header_text(from);

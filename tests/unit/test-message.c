@@ -448,6 +448,22 @@ START_TEST(test_message_forged_names)
 }
 END_TEST
 
+/* Encoded-words decoded one by one (GMime alone stops after the first
+ * padded one of a run in the same charset). */
+START_TEST(test_message_subject_words)
+{
+	static const char raw[] =
+	    "From: a@example.org\n"
+	    "Subject: =?utf-8?b?YWI=?= =?utf-8?b?Y2Q=?=\n =?utf-8?b?ZWY=?= and "
+	    "=?iso-8859-1?q?caf=E9?= plain\n\nbody\n";
+	struct message *m = message_parse(raw, sizeof(raw) - 1, NULL, NULL);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->subject, "abcdef and caf\xc3\xa9 plain");
+	message_free(m);
+}
+END_TEST
+
 /* CR-only line ends (old Mac files): headers and text still found. */
 START_TEST(test_message_cr_only)
 {
@@ -485,6 +501,7 @@ message_suite(void)
 			    (int)G_N_ELEMENTS(message_cases));
 	tcase_add_test(tc, test_message_empty);
 	tcase_add_test(tc, test_message_cr_only);
+	tcase_add_test(tc, test_message_subject_words);
 	tcase_add_test(tc, test_message_headers);
 	tcase_add_test(tc, test_message_raw_8bit_header);
 	tcase_add_test(tc, test_message_depth_limit);
