@@ -331,6 +331,40 @@ validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
 
 static int validate_duration(cfg_t *cfg, cfg_opt_t *opt);
 
+/* validate_hosts - every internal_hosts entry parses */
+static int
+validate_hosts(cfg_t *cfg, cfg_opt_t *opt)
+{
+	for (unsigned i = 0; i < cfg_opt_size(opt); i++) {
+		const char *spec = cfg_opt_getnstr(opt, i);
+		struct skip_nets nets;
+		char *err = NULL;
+		int rc = skip_nets_parse(&spec, 1, &nets, &err);
+
+		skip_nets_clear(&nets);
+		if (rc != 0) {
+			cfg_error(cfg, "internal_hosts: %s", err);
+			g_free(err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* validate_skipped - what skipped mail carries */
+static int
+validate_skipped(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && strcmp(v, "flag") != 0 && strcmp(v, "none") != 0) {
+		cfg_error(cfg, "skipped_headers \"%s\": expected flag or none",
+			  v);
+		return -1;
+	}
+	return 0;
+}
+
 /* config_opts - the schema; also documented in triage-milter.conf(5) */
 static cfg_t *
 config_schema(void)
@@ -404,6 +438,11 @@ config_schema(void)
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("reply", reply_opts, CFGF_NONE),
 	    CFG_SEC("frequent", frequent_opts, CFGF_NONE),
+	    CFG_STR_LIST("internal_hosts", NULL, CFGF_NONE),
+	    CFG_BOOL("skip_authenticated", cfg_false, CFGF_NONE),
+	    CFG_STR_LIST("skip_senders", NULL, CFGF_NONE),
+	    CFG_STR_LIST("skip_recipients", NULL, CFGF_NONE),
+	    CFG_STR("skipped_headers", "flag", CFGF_NONE),
 	    CFG_STR("store", "", CFGF_NONE),
 	    CFG_STR("store_key_file", "", CFGF_NONE),
 	    CFG_END(),
@@ -430,6 +469,8 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "reply|timeout", validate_duration);
 	cfg_set_validate_func(cfg, "reply|drain", validate_duration);
 	cfg_set_validate_func(cfg, "frequent|window", validate_duration);
+	cfg_set_validate_func(cfg, "internal_hosts", validate_hosts);
+	cfg_set_validate_func(cfg, "skipped_headers", validate_skipped);
 	return cfg;
 }
 
@@ -882,6 +923,24 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->frequent.window =
 	    g_strdup(cfg_getstr(cfg_getsec(cfg, "frequent"), "window"));
 	cf->frequent.window_s = (unsigned)config_duration(cf->frequent.window);
+	{
+		GPtrArray *hosts = g_ptr_array_new();
+		char *err = NULL;
+
+		for (unsigned i = 0; i < cfg_size(cfg, "internal_hosts"); i++)
+			g_ptr_array_add(hosts,
+					cfg_getnstr(cfg, "internal_hosts", i));
+		/* validated while parsing: cannot fail here */
+		(void)skip_nets_parse((const char *const *)hosts->pdata,
+				      hosts->len, &cf->internal_hosts, &err);
+		g_free(err);
+		g_ptr_array_free(hosts, TRUE);
+	}
+	cf->skip_authenticated = cfg_getbool(cfg, "skip_authenticated");
+	config_strvec(cfg, "skip_senders", 0, &cf->skip_senders);
+	config_strvec(cfg, "skip_recipients", 0, &cf->skip_recipients);
+	cf->skipped_flag =
+	    strcmp(cfg_getstr(cfg, "skipped_headers"), "flag") == 0;
 	cf->store_uri = g_strdup(cfg_getstr(cfg, "store"));
 	cf->store_key_file = g_strdup(cfg_getstr(cfg, "store_key_file"));
 	if (config_reply(cf, cfg, path, error_r) != 0)
@@ -988,6 +1047,9 @@ config_unref(struct triage_config *cf)
 	}
 	g_free(cf->routes);
 	g_free(cf->frequent.window);
+	skip_nets_clear(&cf->internal_hosts);
+	strvec_clear(&cf->skip_senders);
+	strvec_clear(&cf->skip_recipients);
 	reply_policy_clear(&cf->reply);
 	g_free(cf->support_name);
 	g_free(cf->reply_within);

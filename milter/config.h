@@ -17,6 +17,7 @@
 
 #include "reply.h"
 #include "sender.h"
+#include "skip.h"
 #include "strvec.h"
 
 enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
@@ -117,6 +118,13 @@ struct triage_config {
 	unsigned drain_s; /* at stop, how long to drain the queue */
 
 	struct config_frequent frequent;
+
+	/* mail that is not triaged (skip.h) */
+	struct skip_nets internal_hosts;
+	int skip_authenticated;
+	struct strvec skip_senders;
+	struct strvec skip_recipients;
+	int skipped_flag; /* add "X-Triage-Flags: skipped" (else nothing) */
 
 	/* state */
 	char *store_uri; /* "" = none */

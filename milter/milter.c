@@ -26,6 +26,7 @@
 #include "log.h"
 #include "milter.h"
 #include "sender.h"
+#include "skip.h"
 #include "strvec.h"
 #include "triage.h"
 #include "xheaders.h"
@@ -46,6 +47,8 @@ struct milter_msg {
 	/* Inbound X-Triage-* names, in order, however many: the MTA's
 	 * message size limit bounds them, and every copy must go. */
 	struct strvec xnames;
+	const char *skip; /* why this message is not triaged, or NULL */
+	int rcpt_kept;    /* recipients not matching skip_recipients */
 };
 
 struct milter_conn {
@@ -57,6 +60,7 @@ struct milter_conn {
 	unsigned long actions;  /* SMFIF_* the MTA allows us */
 	int leadspc;            /* MTA keeps the space after "Name:" */
 	int can_skip;           /* MTA understands SMFIS_SKIP */
+	int internal;           /* the client is in internal_hosts */
 	struct milter_msg *msg; /* NULL between messages */
 };
 
@@ -268,6 +272,7 @@ mlfi_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *addr)
 	}
 	g_free(c->client_addr);
 	c->client_addr = g_strdup(ca ? ca : hostname);
+	c->internal = skip_nets_match(&c->cf->internal_hosts, ca);
 	return milter_done(c, SMFIP_NR_CONN);
 }
 
@@ -306,6 +311,13 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 	m->env_from = milter_strip_brackets(argv[0] ? argv[0] : "");
 	g_free(c->auth_authen);
 	c->auth_authen = g_strdup(auth);
+	if (c->internal)
+		m->skip = "internal-host";
+	else if (c->cf->skip_authenticated && auth != NULL && *auth != '\0')
+		m->skip = "authenticated";
+	else if (skip_patterns_match((const char *const *)c->cf->skip_senders.v,
+				     c->cf->skip_senders.n, m->env_from))
+		m->skip = "sender";
 	return milter_done(c, SMFIP_NR_MAIL);
 }
 
@@ -316,8 +328,13 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	struct milter_conn *c = milter_conn_get(ctx);
 	struct milter_msg *m = milter_msg_get(c);
 
-	if (argv[0] != NULL)
+	if (argv[0] != NULL) {
 		strvec_push_take(&m->rcpt, milter_strip_brackets(argv[0]));
+		if (!skip_patterns_match(
+			(const char *const *)c->cf->skip_recipients.v,
+			c->cf->skip_recipients.n, m->rcpt.v[m->rcpt.n - 1]))
+			m->rcpt_kept++;
+	}
 	return milter_done(c, SMFIP_NR_RCPT);
 }
 
@@ -330,6 +347,8 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 
 	if (xheaders_is_triage(name))
 		strvec_push(&m->xnames, name);
+	if (m->skip != NULL)
+		return milter_done(c, SMFIP_NR_HDR);
 	milter_append(c, m, name, strlen(name));
 	milter_append(c, m, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
 	milter_append(c, m, value, strlen(value));
@@ -356,6 +375,8 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct milter_conn *c = milter_conn_get(ctx);
 	struct milter_msg *m = milter_msg_get(c);
 
+	if (m->skip != NULL)
+		return c->can_skip ? SMFIS_SKIP : SMFIS_CONTINUE;
 	milter_append(c, m, (const char *)chunk, len);
 	if (m->truncated && c->can_skip)
 		return SMFIS_SKIP;
@@ -525,6 +546,30 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 		}
 }
 
+/* milter_skipped - no analysis; forged verdicts still go */
+static sfsistat
+milter_skipped(SMFICTX *ctx, const struct milter_conn *c,
+	       const struct milter_msg *m, const char *qid)
+{
+	struct triage_result res = {0};
+
+	xheaders_plan_delete((const char *const *)m->xnames.v, m->xnames.n,
+			     &res.del, &res.n_del);
+	if (c->cf->skipped_flag) {
+		strvec_push(&res.add_names, "X-Triage-Flags");
+		strvec_push(&res.add_values, "skipped");
+	}
+	if (milter_apply(ctx, &res, qid, c->leadspc) != 0)
+		log_err("%s: the MTA refused a header change", qid);
+	log_info("%s: skipped (%s) deleted=%zu", qid, m->skip, res.n_del);
+	for (size_t i = 0; i < res.n_del; i++)
+		g_free(res.del[i].name);
+	g_free(res.del);
+	strvec_clear(&res.add_names);
+	strvec_clear(&res.add_values);
+	return SMFIS_CONTINUE;
+}
+
 /* mlfi_eom - analyse and apply; always let the message through */
 static sfsistat
 mlfi_eom(SMFICTX *ctx)
@@ -537,6 +582,14 @@ mlfi_eom(SMFICTX *ctx)
 	sfsistat rc = SMFIS_CONTINUE;
 	gint64 start = g_get_monotonic_time();
 
+	/* every recipient is one we do not triage for */
+	if (m->skip == NULL && m->rcpt.n > 0 && m->rcpt_kept == 0)
+		m->skip = "recipient";
+	if (m->skip != NULL) {
+		rc = milter_skipped(ctx, c, m, qid);
+		c->msg = milter_msg_free(c->msg);
+		return rc;
+	}
 	env.queue_id = qid;
 	env.env_from = m->env_from ? m->env_from : "";
 	env.rcpt = (const char *const *)m->rcpt.v;

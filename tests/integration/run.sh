@@ -10,6 +10,7 @@
 #   abort.lua      aborts mid-message, then a message on the same connection
 #   rules.lua      the shipped rules: flag, route, score, rule names
 #   route.lua      route actions: add recipient, redirect, quarantine
+#   skip.lua       skip lists: internal hosts, auth, sender/recipient
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 # miltertest cannot see the index of a header change, so a few lines of
 # Python speak the milter protocol to check the deletions' indices and
@@ -231,6 +232,14 @@ run_lua route -D legal="$(t_fixture legal-threat.eml)" \
 	-D abusive="$(t_fixture abusive.eml)" \
 	-D public="$(t_fixture public-threat.eml)" -D plain="$plain"
 stop_milter "route actions"
+
+# ---- skip lists ------------------------------------------------------------
+t_milter_start 'internal_hosts = {"!192.0.2.99", "192.0.2.0/24", "::1"}' \
+	'skip_authenticated = true' 'skip_senders = {"*@example.com"}' \
+	'skip_recipients = {"postmaster@*"}' ||
+	t_hard_error "the milter did not start with skip lists"
+run_lua skip -D forged="$forged" -D threat="$(t_fixture legal-threat.eml)"
+stop_milter "skip lists"
 
 # ---- max_scan_bytes = 4096 ----------------------------------------------
 t_milter_start "max_scan_bytes = 4096" ||
