@@ -422,6 +422,7 @@ config_schema(void)
 	    CFG_STR("socket", CONFIG_DEF_SOCKET, CFGF_NONE),
 	    CFG_STR("socket_mode", "0660", CFGF_NONE),
 	    CFG_STR("user", "", CFGF_NONE),
+	    CFG_BOOL("allow_root", cfg_false, CFGF_NONE),
 	    CFG_STR("pidfile", "", CFGF_NONE),
 	    CFG_STR("syslog_facility", "mail", CFGF_NONE),
 	    CFG_STR("on_error", "accept", CFGF_NONE),
@@ -903,6 +904,7 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->socket = g_strdup(cfg_getstr(cfg, "socket"));
 	cf->socket_mode = (int)strtol(cfg_getstr(cfg, "socket_mode"), NULL, 8);
 	cf->user = g_strdup(cfg_getstr(cfg, "user"));
+	cf->allow_root = cfg_getbool(cfg, "allow_root");
 	cf->pidfile = g_strdup(cfg_getstr(cfg, "pidfile"));
 	cf->syslog_facility =
 	    config_facility(cfg_getstr(cfg, "syslog_facility"));

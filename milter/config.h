@@ -81,6 +81,7 @@ struct triage_config {
 	/* daemon */
 	char *socket;
 	int socket_mode; /* for unix sockets, e.g. 0660 */
+	int allow_root; /* keep running as root when user is "" */
 	char *user;      /* "" = do not change user */
 	char *pidfile;   /* "" = none */
 	int syslog_facility;

@@ -275,6 +275,12 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
 		return 1;
+	/* A filter of untrusted mail has no business running as root. */
+	if (geteuid() == 0 && !cf->allow_root) {
+		log_err("refusing to run as root: set user = \"triage-milter\" "
+			"(or allow_root = true)");
+		return 1;
+	}
 	/* after the fork and the user change: the files must be ours */
 	if (*cf->store_uri != '\0') {
 		char *error = NULL;

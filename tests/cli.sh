@@ -122,6 +122,33 @@ run -n -c "$T/reply.conf"
 t_eq "-n with an unknown template variable: exit 1" 1 "$rc"
 t_match "-n names the unknown variable" "^$T/templates/general.txt:1: .*nosuch" "$err"
 
+# ---- privileges -------------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+	printf 'socket = "unix:%s/root.sock"\n' "$T" >"$T/root.conf"
+	rc=0
+	timeout 20 "$M" -f -c "$T/root.conf" >"$T/out" 2>"$T/err" || rc=$?
+	t_eq "as root without user or allow_root: exit 1" 1 "$rc"
+	t_match "says why it refuses root" "refusing to run as root" "$(cat "$T/err")"
+	# as on a real install, the socket directory belongs to the user
+	mkdir -p "$T/run"
+	chown nobody "$T/run"
+	chmod 755 "$T"
+	printf 'socket = "unix:%s/run/nobody.sock"\nsocket_mode = "0666"\nuser = "nobody"\n' \
+		"$T" >"$T/nobody.conf"
+	"$M" -f -c "$T/nobody.conf" >"$T/nobody.log" 2>&1 &
+	pid=$!
+	t_track_pid "$pid"
+	for _ in $(seq 1 50); do
+		[ -S "$T/run/nobody.sock" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
+	t_eq "user = nobody: the daemon runs as nobody" "$(id -u nobody)" \
+		"$(awk '/^Uid:/ { print $3 }' "/proc/$pid/status" 2>/dev/null)"
+	t_stop_pid "$pid"
+	t_check "user = nobody: the socket is removed at exit" test ! -e "$T/run/nobody.sock"
+fi
+
 run -n -c "$T/does-not-exist.conf"
 t_check "-n on a missing config exits non-zero" test "$rc" -ne 0
 t_match "-n on a missing config names it" "does-not-exist.conf" "$err"
