@@ -21,6 +21,7 @@
 #include "cfgfile.h"
 #include "config.h"
 #include "rules.h"
+#include "sign.h"
 #include "strvec.h"
 #include "template.h"
 
@@ -389,6 +390,12 @@ config_schema(void)
 	    CFG_STR("quarantine", "", CFGF_NONE),
 	    CFG_END(),
 	};
+	static cfg_opt_t signing_opts[] = {
+	    CFG_STR("key_id", "", CFGF_NONE),
+	    CFG_STR("key_file", "", CFGF_NONE),
+	    CFG_STR_LIST("verify_keys", NULL, CFGF_NONE),
+	    CFG_END(),
+	};
 	static cfg_opt_t frequent_opts[] = {
 	    CFG_INT("messages", 0, CFGF_NONE),
 	    CFG_STR("window", "24h", CFGF_NONE),
@@ -439,6 +446,7 @@ config_schema(void)
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_SEC("reply", reply_opts, CFGF_NONE),
 	    CFG_SEC("frequent", frequent_opts, CFGF_NONE),
+	    CFG_SEC("signing", signing_opts, CFGF_NONE),
 	    CFG_STR_LIST("internal_hosts", NULL, CFGF_NONE),
 	    CFG_BOOL("skip_authenticated", cfg_false, CFGF_NONE),
 	    CFG_STR_LIST("skip_senders", NULL, CFGF_NONE),
@@ -718,10 +726,21 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		return -1;
 	}
 	if (*cf->store_uri != '\0' &&
-	    (!g_str_has_prefix(cf->store_uri, "lmdb:/") ||
-	     cf->store_uri[strlen("lmdb:/")] == '\0')) {
+	    !(g_str_has_prefix(cf->store_uri, "lmdb:/") &&
+	      cf->store_uri[strlen("lmdb:/")] != '\0') &&
+	    !g_str_has_prefix(cf->store_uri, "redis://") &&
+	    !g_str_has_prefix(cf->store_uri, "redis+unix:///")) {
 		*error_r = g_strdup_printf(
-		    "%s: store \"%s\": expected lmdb:/absolute/directory",
+		    "%s: store \"%s\": expected lmdb:/absolute/directory, "
+		    "redis://host:port/db or redis+unix:///path",
+		    cf->path, cf->store_uri);
+		return -1;
+	}
+	if (g_str_has_prefix(cf->store_uri, "redis") &&
+	    *cf->store_key_file == '\0') {
+		*error_r = g_strdup_printf(
+		    "%s: store \"%s\": a shared store needs store_key_file "
+		    "(the same key on every host)",
 		    cf->path, cf->store_uri);
 		return -1;
 	}
@@ -892,6 +911,68 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	return 0;
 }
 
+/* config_signing - load the signing and verification keys */
+static int
+config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
+{
+	cfg_t *sec = cfg_getsec(cfg, "signing");
+	const char *kid = cfg_getstr(sec, "key_id");
+	const char *file = cfg_getstr(sec, "key_file");
+	unsigned n_verify = cfg_size(sec, "verify_keys");
+	struct sign_key_spec *specs =
+	    g_new0(struct sign_key_spec, n_verify + 1);
+	char **split = g_new0(char *, n_verify + 1);
+	size_t n = 0;
+	char *err = NULL;
+	int rc = 0;
+
+	cf->sign_key_id = g_strdup(kid);
+	if (*kid != '\0' || *file != '\0') {
+		if (*kid == '\0' || *file == '\0') {
+			*error_r = g_strdup_printf(
+			    "%s: signing: key_id and key_file go together",
+			    cf->path);
+			rc = -1;
+			goto out;
+		}
+		specs[n].key_id = kid;
+		specs[n++].key_file = file;
+	}
+	/* older keys, "kid:/path", still verify (rotation) */
+	for (unsigned i = 0; i < n_verify; i++) {
+		const char *spec = cfg_getnstr(sec, "verify_keys", i);
+		char *colon;
+
+		split[i] = g_strdup(spec);
+		colon = strchr(split[i], ':');
+		if (colon == NULL) {
+			*error_r = g_strdup_printf(
+			    "%s: signing: verify_keys entry \"%s\": expected "
+			    "\"kid:/path/to/key\"",
+			    cf->path, spec);
+			rc = -1;
+			goto out;
+		}
+		*colon = '\0';
+		specs[n].key_id = split[i];
+		specs[n++].key_file = colon + 1;
+	}
+	if (n == 0)
+		goto out;
+	cf->sign_keys = sign_keys_load(specs, n, *kid ? kid : NULL, &err);
+	if (cf->sign_keys == NULL) {
+		*error_r = g_strdup_printf("%s: signing: %s", cf->path, err);
+		g_free(err);
+		rc = -1;
+	}
+out:
+	for (unsigned i = 0; i < n_verify; i++)
+		g_free(split[i]);
+	g_free(split);
+	g_free(specs);
+	return rc;
+}
+
 /* config_from_cfg - copy parsed values into a new snapshot */
 static struct triage_config *
 config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
@@ -949,7 +1030,8 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 		return config_unref(cf);
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
 			   config_check_rules(cf, error_r) != 0 ||
-			   config_templates(cf, error_r) != 0))
+			   config_templates(cf, error_r) != 0 ||
+			   config_signing(cf, cfg, error_r) != 0))
 		return config_unref(cf);
 	return cf;
 }
@@ -1050,6 +1132,8 @@ config_unref(struct triage_config *cf)
 	g_free(cf->routes);
 	g_free(cf->frequent.window);
 	skip_nets_clear(&cf->internal_hosts);
+	sign_keys_free(cf->sign_keys);
+	g_free(cf->sign_key_id);
 	strvec_clear(&cf->skip_senders);
 	strvec_clear(&cf->skip_recipients);
 	reply_policy_clear(&cf->reply);

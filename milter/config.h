@@ -73,6 +73,7 @@ struct config_frequent {
 #define CONFIG_DEF_THRESHOLD 5.0
 
 struct rule_set;
+struct sign_keys;
 
 struct triage_config {
 	int refcount; /* atomic; see config_ref()/config_unref() */
@@ -81,7 +82,7 @@ struct triage_config {
 	/* daemon */
 	char *socket;
 	int socket_mode; /* for unix sockets, e.g. 0660 */
-	int allow_root; /* keep running as root when user is "" */
+	int allow_root;  /* keep running as root when user is "" */
 	char *user;      /* "" = do not change user */
 	char *pidfile;   /* "" = none */
 	int syslog_facility;
@@ -126,6 +127,10 @@ struct triage_config {
 	struct strvec skip_senders;
 	struct strvec skip_recipients;
 	int skipped_flag; /* add "X-Triage-Flags: skipped" (else nothing) */
+
+	/* signed verdicts (sign.h); NULL = not signed */
+	struct sign_keys *sign_keys;
+	char *sign_key_id; /* the key that signs, "" = verify only */
 
 	/* state */
 	char *store_uri; /* "" = none */

@@ -28,11 +28,20 @@
 #include "offline.h"
 #include "rules.h"
 #include "sender.h"
+#include "sign.h"
 #include "store.h"
 #include "triage.h"
 #include "version.h"
 
-enum { OPT_JSON = 256, OPT_ENV_FROM, OPT_ENV_RCPT, OPT_EVAL, OPT_LABELS };
+enum {
+	OPT_JSON = 256,
+	OPT_ENV_FROM,
+	OPT_ENV_RCPT,
+	OPT_EVAL,
+	OPT_LABELS,
+	OPT_VERIFY,
+	OPT_GENKEY
+};
 
 static const struct option main_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
@@ -40,6 +49,8 @@ static const struct option main_longopts[] = {
     {"env-rcpt", required_argument, NULL, OPT_ENV_RCPT},
     {"eval", required_argument, NULL, OPT_EVAL},
     {"labels", required_argument, NULL, OPT_LABELS},
+    {"verify", required_argument, NULL, OPT_VERIFY},
+    {"generate-key", required_argument, NULL, OPT_GENKEY},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -57,6 +68,8 @@ main_usage(FILE *fp)
 		"       triage-milter --eval labeled.tsv [-v] [-c config]\n"
 		"       triage-milter --eval dir --labels file [-v] [-c "
 		"config]\n"
+		"       triage-milter --verify message [-c config]\n"
+		"       triage-milter --generate-key path\n"
 		"       triage-milter -V\n"
 		"  -c FILE    configuration file (default %s)\n"
 		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
@@ -71,6 +84,9 @@ main_usage(FILE *fp)
 		"From, and To)\n"
 		"  --eval F   measure precision/recall on labeled data\n"
 		"  --labels F with --eval DIR: FILE<TAB>labels lines\n"
+		"  --verify F whether F's X-Triage-* headers are genuine "
+		"(exit 0 yes, 1 no, 2 cannot tell)\n"
+		"  --generate-key F  write a new signing key (mode 0600)\n"
 		"  -v         verbose (-t: explain each rule hit)\n"
 		"  -V         print the version and exit\n",
 		TRIAGE_CONF);
@@ -235,6 +251,54 @@ main_reload_thread(gpointer arg)
 	return NULL;
 }
 
+/* Delivered messages are read whole; beyond this it is not mail. */
+#define MAIN_MAX_VERIFY_BYTES (64 * 1024 * 1024)
+
+/* main_verify - --verify: 0 genuine, 1 forged, 2 cannot tell */
+static int
+main_verify(const struct triage_config *cf, const char *path)
+{
+	GError *gerr = NULL;
+	enum sign_result r;
+	char *detail = NULL;
+	gchar *buf;
+	gsize len;
+
+	if (cf->sign_keys == NULL) {
+		fprintf(stderr,
+			"%s: cannot tell: no signing keys configured "
+			"(signing { key_id key_file verify_keys })\n",
+			path);
+		return 2;
+	}
+	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
+		fprintf(stderr, "%s: cannot tell: %s\n", path, gerr->message);
+		g_error_free(gerr);
+		return 2;
+	}
+	if (len > MAIN_MAX_VERIFY_BYTES)
+		len = MAIN_MAX_VERIFY_BYTES; /* the headers come first */
+	r = sign_verify_message(cf->sign_keys, buf, len, &detail);
+	printf("%s: %s\n", path, detail ? detail : "");
+	g_free(detail);
+	g_free(buf);
+	return (int)r;
+}
+
+/* main_generate_key - --generate-key: a new key file, mode 0600 */
+static int
+main_generate_key(const char *path)
+{
+	char *error = NULL;
+
+	if (sign_key_generate(path, &error) != 0) {
+		fprintf(stderr, "triage-milter: %s\n", error);
+		g_free(error);
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * main_block_signals - every thread blocks the signals that threads wait
  * for: SIGUSR1 (our reload thread) and SIGHUP, SIGINT, SIGTERM
@@ -293,6 +357,10 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 			g_free(error);
 			return 1;
 		}
+		/* a shared store may be down at start: mail flows anyway */
+		if (!store_available(st))
+			log_warn("store %s unavailable at start (%s)",
+				 cf->store_uri, store_last_error(st));
 	}
 	if (cf->reply.enable) {
 		char *error = NULL;
@@ -331,7 +399,7 @@ main(int argc, char **argv)
 	int foreground = 0, check = 0, offline = 0, verbose = 0, ch, rc;
 	struct offline_opts oo = {0};
 	struct eval_opts eo = {0};
-	const char *eval_path = NULL;
+	const char *eval_path = NULL, *verify_path = NULL;
 	struct triage_config *cf;
 	char *error = NULL;
 
@@ -377,6 +445,11 @@ main(int argc, char **argv)
 		case OPT_LABELS:
 			eo.labels = optarg;
 			break;
+		case OPT_VERIFY:
+			verify_path = optarg;
+			break;
+		case OPT_GENKEY:
+			return main_generate_key(optarg);
 		default:
 			main_usage(stderr);
 			return 1;
@@ -395,7 +468,7 @@ main(int argc, char **argv)
 	}
 
 	/* An explicit -c must exist; the default may be absent for -t. */
-	if (conf_path == NULL && (offline || eval_path) &&
+	if (conf_path == NULL && (offline || eval_path) && !verify_path &&
 	    access(TRIAGE_CONF, F_OK) != 0)
 		cf = config_default();
 	else
@@ -428,6 +501,11 @@ main(int argc, char **argv)
 		g_string_free(report, TRUE);
 		config_unref(cf);
 		return failed == 0 ? 0 : 1;
+	}
+	if (verify_path != NULL) {
+		rc = main_verify(cf, verify_path);
+		config_unref(cf);
+		return rc;
 	}
 	if (eval_path != NULL) {
 		triage_init();

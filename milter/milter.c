@@ -26,6 +26,8 @@
 #include "log.h"
 #include "milter.h"
 #include "sender.h"
+#include "sign.h"
+#include "store.h"
 #include "skip.h"
 #include "strvec.h"
 #include "triage.h"
@@ -48,6 +50,7 @@ struct milter_msg {
 	 * message size limit bounds them, and every copy must go. */
 	struct strvec xnames;
 	const char *skip; /* why this message is not triaged, or NULL */
+	char *message_id; /* first Message-ID, raw, for the signature */
 	int rcpt_kept;    /* recipients not matching skip_recipients */
 };
 
@@ -114,6 +117,7 @@ milter_msg_free(struct milter_msg *m)
 	if (m->buf != NULL)
 		g_string_free(m->buf, TRUE);
 	g_free(m->env_from);
+	g_free(m->message_id);
 	strvec_clear(&m->rcpt);
 	strvec_clear(&m->xnames);
 	g_free(m);
@@ -192,6 +196,7 @@ milter_conn_new(SMFICTX *ctx, unsigned long steps)
 }
 
 static int milter_warned_actions; /* the missing-actions warning, once */
+static int milter_store_down;     /* logged once per outage */
 static struct smfiDesc milter_desc;
 
 /* milter_route_actions_wanted - SMFIF_* the routes of the config need */
@@ -347,6 +352,9 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 
 	if (xheaders_is_triage(name))
 		strvec_push(&m->xnames, name);
+	else if (m->message_id == NULL &&
+		 g_ascii_strcasecmp(name, "Message-ID") == 0)
+		m->message_id = g_strdup(value);
 	if (m->skip != NULL)
 		return milter_done(c, SMFIP_NR_HDR);
 	milter_append(c, m, name, strlen(name));
@@ -505,6 +513,48 @@ milter_route(SMFICTX *ctx, const struct milter_conn *c,
 			r->name);
 }
 
+/* milter_store_health - one log line when the store goes and comes back */
+static void
+milter_store_health(void)
+{
+	int up;
+
+	if (milter_store == NULL)
+		return;
+	up = store_available(milter_store);
+	if (!up &&
+	    !__atomic_exchange_n(&milter_store_down, 1, __ATOMIC_ACQ_REL))
+		log_warn("store unavailable (%s): mail flows, repeat counts "
+			 "and acknowledgments wait for it",
+			 store_last_error(milter_store));
+	else if (up &&
+		 __atomic_exchange_n(&milter_store_down, 0, __ATOMIC_ACQ_REL))
+		log_info("store available again");
+}
+
+/* milter_sign - X-Triage-Signature over the headers about to be added */
+static void
+milter_sign(const struct milter_conn *c, const struct milter_msg *m,
+	    struct triage_result *res, const char *qid)
+{
+	const struct triage_config *cf = c->cf;
+	char *v;
+
+	if (cf->sign_keys == NULL || *cf->sign_key_id == '\0')
+		return;
+	v = sign_header_value(cf->sign_keys,
+			      (const char *const *)res->add_names.v,
+			      (const char *const *)res->add_values.v,
+			      res->add_names.n, m->message_id, qid);
+	if (v == NULL) {
+		log_err("%s: cannot sign the verdict; headers added unsigned",
+			qid);
+		return;
+	}
+	strvec_push(&res->add_names, SIGN_HEADER);
+	strvec_push_take(&res->add_values, v);
+}
+
 /* milter_queue_ack - hand a "send" decision to the sender thread */
 static void
 milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
@@ -601,8 +651,11 @@ mlfi_eom(SMFICTX *ctx)
 	env.truncated = m->truncated;
 	env.store = milter_store;
 	res = triage_run(c->cf, m->buf->str, m->buf->len, &env);
-	if (res->error == NULL)
+	milter_store_health();
+	if (res->error == NULL) {
 		milter_queue_ack(c->cf, res, qid);
+		milter_sign(c, m, res, qid);
+	}
 	if (res->error != NULL) {
 		/* Still remove forged verdicts; then the failure policy. */
 		struct triage_result del_only = *res;

@@ -86,8 +86,7 @@ char *sign_message_id(const char *msg, size_t len);
 char *sign_header_value(const struct sign_keys *k, const char *const *names,
 			const char *const *values, size_t n,
 			const char *message_id, const char *queue_id);
-enum sign_result sign_verify_message(const struct sign_keys *k,
-				     const char *msg, size_t len,
-				     char **detail_r);
+enum sign_result sign_verify_message(const struct sign_keys *k, const char *msg,
+				     size_t len, char **detail_r);
 
 #endif

@@ -32,6 +32,8 @@ struct store {
 
 static const struct store_ops *const store_backends[] = {
     &store_lmdb_ops,
+    &store_redis_ops,
+    &store_redis_unix_ops,
 };
 
 /* Per thread, so concurrent callers never see each other's errors. */
@@ -56,6 +58,15 @@ store_last_error(struct store *st)
 {
 	(void)st;
 	return store_errbuf[0] ? store_errbuf : "no error";
+}
+
+/* store_available - 0 while the backend is known to be unreachable */
+int
+store_available(struct store *st)
+{
+	if (st == NULL)
+		return 0;
+	return st->ops->available == NULL || st->ops->available(st->be);
 }
 
 /* store_set_clock - replace time() for expiry (tests); NULL restores it */
@@ -238,7 +249,8 @@ store_open(const char *uri, const char *key_file, char **error_r)
 	}
 	if (ops == NULL) {
 		*error_r = g_strdup_printf(
-		    "%s: unknown store type (expected lmdb:DIRECTORY)",
+		    "%s: unknown store type (expected lmdb:DIRECTORY, "
+		    "redis://HOST or redis+unix:///SOCKET)",
 		    uri ? uri : "(null)");
 		return NULL;
 	}

@@ -8,13 +8,17 @@
  * addresses already lowercased); the store only ever hands a backend
  * HMAC-SHA256(site key, key), so no address reaches the disk or the wire.
  *
- * Interface: store_open() picks a backend by URI scheme ("lmdb:DIR" now,
- * "redis://" later) and loads or creates the site key.  Every operation is
+ * Interface: store_open() picks a backend by URI scheme ("lmdb:DIR",
+ * "redis://HOST", "redis+unix:///SOCKET") and loads or creates the site
+ * key.  Every operation is
  * atomic on its own, across threads and across processes sharing the same
  * backend; store_mark_once() and store_window_add() are read-modify-write
  * in one step.  Calls return 0 or -1; after -1, store_last_error() says
  * why.  Output parameters are written only on success.  One handle may be
  * used by any number of threads at once; it must not cross a fork().
+ * store_available() is 0 while a networked backend is known to be down
+ * (calls then fail at once); a daemon logs its transitions, so an outage
+ * costs one log line, not one per message.
  *
  * Limits: a window remembers at most STORE_WINDOW_MAX_EVENTS events (the
  * oldest are dropped, so counts saturate there); ttl_s and window_s must
@@ -54,6 +58,7 @@ int store_window_count(struct store *st, const char *key, unsigned window_s,
 		       unsigned long *count_r);
 int store_purge(struct store *st, unsigned long *removed_r);
 const char *store_last_error(struct store *st);
+int store_available(struct store *st);
 void store_set_clock(time_t (*clock_fn)(void));
 
 /*
@@ -84,9 +89,13 @@ struct store_ops {
 	int (*window_count)(void *be, const unsigned char *hk, time_t now,
 			    unsigned window_s, unsigned long *count_r);
 	int (*purge)(void *be, time_t now, unsigned long *removed_r);
+	/* 0 while the backend is known to be unreachable; NULL: always 1 */
+	int (*available)(void *be);
 };
 
 extern const struct store_ops store_lmdb_ops;
+extern const struct store_ops store_redis_ops;
+extern const struct store_ops store_redis_unix_ops;
 
 void store_set_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));

@@ -7,7 +7,11 @@
  * fresh site key, so cases never see each other's keys even on a shared
  * server.  Cases about files on disk (plaintext, directory errors, map
  * size) only run for lmdb: and return early otherwise.  Expiry runs on a
- * fake clock that starts at the real time and only moves forward.
+ * fake clock that starts at the real time and only moves forward.  Redis
+ * expires marks on its own real clock, so the cases that need a mark to
+ * expire use spans of 1-2 s and pass_time(), which also sleeps for any
+ * backend but lmdb:; window counts follow the store clock everywhere.
+ * tests/store-redis.sh runs this suite against a redis-server of its own.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +35,11 @@
 #define ADDS_PER_THREAD 50
 #define PROCESSES 4
 #define KEYS_PER_PROCESS 100
+/* test_processes_shared: every child marks the same keys, many times */
+#define SHARED_CHILDREN 2
+#define SHARED_MARKS 500
+#define SHARED_KEYS 100
+#define SHARED_ADDS 100
 #define NOBODY 65534
 
 static struct {
@@ -93,6 +102,19 @@ teardown(void)
 	g_free(fx.key_file);
 	g_free(fx.dir);
 	memset(&fx, 0, sizeof(fx));
+}
+
+/*
+ * pass_time - let s seconds pass for expiry: the fake clock moves, and
+ * for a server that expires on its own clock the test sleeps too (with a
+ * margin: Redis expires with millisecond precision)
+ */
+static void
+pass_time(unsigned s)
+{
+	__atomic_add_fetch(&fake_now, (time_t)s, __ATOMIC_RELAXED);
+	if (!fx.lmdb)
+		g_usleep(s * G_USEC_PER_SEC + G_USEC_PER_SEC / 10);
 }
 
 /* open_store - open the store under test or fail the case */
@@ -168,14 +190,20 @@ START_TEST(test_mark_once)
 	ck_assert_int_eq(mark(st, "ack:general:bob@example.org", 3600), 0);
 	ck_assert_int_eq(exists(st, "ack:general:ann@example.org"), 1);
 	ck_assert_int_eq(exists(st, "ack:general:cy@example.org"), 0);
+	ck_assert_int_eq(store_available(st), 1);
 	store_close(st);
 }
 END_TEST
 
+/* test_expiry - exact boundaries on the fake clock (lmdb: only) */
 START_TEST(test_expiry)
 {
-	struct store *st = open_store();
+	struct store *st;
 	time_t t0 = fake_now;
+
+	if (!fx.lmdb)
+		return;
+	st = open_store();
 
 	ck_assert_int_eq(mark(st, "k", 60), 0);
 	fake_now = t0 + 59;
@@ -193,20 +221,38 @@ START_TEST(test_expiry)
 }
 END_TEST
 
+/* test_expiry_short - the same on any backend, with short spans */
+START_TEST(test_expiry_short)
+{
+	struct store *st = open_store();
+
+	ck_assert_int_eq(mark(st, "k", 2), 0);
+	ck_assert_int_eq(exists(st, "k"), 1);
+	pass_time(1);
+	ck_assert_int_eq(exists(st, "k"), 1);
+	/* a present mark is left alone: its expiry does not move */
+	ck_assert_int_eq(mark(st, "k", 2), 1);
+	pass_time(1);
+	ck_assert_int_eq(exists(st, "k"), 0);
+	ck_assert_int_eq(mark(st, "k", 2), 0);
+	ck_assert_int_eq(mark(st, "k", 2), 1);
+	store_close(st);
+}
+END_TEST
+
 START_TEST(test_set_exists_del)
 {
 	struct store *st = open_store();
-	time_t t0 = fake_now;
 
 	ck_assert_int_eq(exists(st, "hour:acks"), 0);
-	ck_assert_int_eq(store_set(st, "hour:acks", 10), 0);
+	ck_assert_int_eq(store_set(st, "hour:acks", 1), 0);
 	ck_assert_int_eq(exists(st, "hour:acks"), 1);
 	/* set overwrites: longer, then shorter */
 	ck_assert_int_eq(store_set(st, "hour:acks", 100), 0);
-	fake_now = t0 + 50;
+	pass_time(1);
 	ck_assert_int_eq(exists(st, "hour:acks"), 1);
-	ck_assert_int_eq(store_set(st, "hour:acks", 5), 0);
-	fake_now = t0 + 55;
+	ck_assert_int_eq(store_set(st, "hour:acks", 1), 0);
+	pass_time(1);
 	ck_assert_int_eq(exists(st, "hour:acks"), 0);
 	ck_assert_int_eq(store_set(st, "hour:acks", 100), 0);
 	ck_assert_int_eq(store_del(st, "hour:acks"), 0);
@@ -243,7 +289,9 @@ START_TEST(test_window_sliding)
 	ck_assert_uint_eq(wcount(st, k, 30), 2);
 	fake_now = t0 + 100;
 	ck_assert_uint_eq(wcount(st, k, 30), 0);
-	ck_assert_int_eq(exists(st, k), 0);
+	/* a Redis key expires on the server's clock, not the fake one */
+	if (fx.lmdb)
+		ck_assert_int_eq(exists(st, k), 0);
 	ck_assert_uint_eq(wadd(st, k, 30), 1);
 	/* windows of different keys are separate */
 	ck_assert_uint_eq(wcount(st, "count:bob@example.org", 30), 0);
@@ -275,14 +323,13 @@ START_TEST(test_purge)
 {
 	struct store *st = open_store();
 	unsigned long removed = 12345;
-	time_t t0 = fake_now;
 
-	ck_assert_int_eq(store_set(st, "short", 10), 0);
+	ck_assert_int_eq(store_set(st, "short", 1), 0);
 	ck_assert_int_eq(store_set(st, "long", 100), 0);
-	ck_assert_uint_eq(wadd(st, "win:short", 30), 1);
+	ck_assert_uint_eq(wadd(st, "win:short", 1), 1);
 	ck_assert_uint_eq(wadd(st, "win:long", 1000), 1);
-	ck_assert_int_eq(mark(st, "mark:short", 5), 0);
-	fake_now = t0 + 50;
+	ck_assert_int_eq(mark(st, "mark:short", 1), 0);
+	pass_time(2);
 	ck_assert_int_eq(store_purge(st, &removed), 0);
 	/* a shared server may hold other expired keys, or expire on its own */
 	if (fx.lmdb)
@@ -290,7 +337,7 @@ START_TEST(test_purge)
 	ck_assert_int_eq(exists(st, "short"), 0);
 	ck_assert_int_eq(exists(st, "long"), 1);
 	ck_assert_int_eq(exists(st, "mark:short"), 0);
-	ck_assert_uint_eq(wcount(st, "win:short", 30), 0);
+	ck_assert_uint_eq(wcount(st, "win:short", 1), 0);
 	ck_assert_uint_eq(wcount(st, "win:long", 1000), 1);
 	ck_assert_int_eq(store_purge(st, &removed), 0);
 	if (fx.lmdb)
@@ -305,15 +352,14 @@ START_TEST(test_purge_many)
 {
 	struct store *st = open_store();
 	unsigned long removed = 0;
-	time_t t0 = fake_now;
 	char key[32];
 	int n = 2500;
 
 	for (int i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "k%d", i);
-		ck_assert_int_eq(store_set(st, key, i % 3 == 0 ? 1000 : 10), 0);
+		ck_assert_int_eq(store_set(st, key, i % 3 == 0 ? 1000 : 1), 0);
 	}
-	fake_now = t0 + 20;
+	pass_time(2);
 	ck_assert_int_eq(store_purge(st, &removed), 0);
 	if (fx.lmdb)
 		ck_assert_uint_eq(removed, n - (n + 2) / 3);
@@ -503,6 +549,89 @@ START_TEST(test_processes)
 	}
 	close(fds[0]);
 	ck_assert_int_eq(firsts, KEYS_PER_PROCESS);
+}
+END_TEST
+
+/* shared_child - one process of test_processes_shared: SHARED_MARKS
+ * mark_once calls cycling over SHARED_KEYS keys, then SHARED_ADDS window
+ * adds; reports its firsts and each count it saw on fd */
+static void
+shared_child(int fd)
+{
+	char *error = NULL;
+	struct store *st = store_open(fx.uri, fx.key_file, &error);
+	unsigned long counts[SHARED_ADDS];
+	int firsts = 0;
+	char key[32];
+
+	if (st == NULL)
+		_exit(3);
+	for (int i = 0; i < SHARED_MARKS; i++) {
+		int present = -1;
+
+		snprintf(key, sizeof(key), "ack:shared:%d", i % SHARED_KEYS);
+		if (store_mark_once(st, key, 3600, &present) < 0)
+			_exit(2);
+		firsts += present == 0;
+	}
+	for (int i = 0; i < SHARED_ADDS; i++)
+		if (store_window_add(st, "count:shared@example.org", 3600,
+				     &counts[i]) < 0)
+			_exit(2);
+	if (write(fd, &firsts, sizeof(firsts)) != sizeof(firsts) ||
+	    write(fd, counts, sizeof(counts)) != sizeof(counts))
+		_exit(3);
+	store_close(st);
+	_exit(0);
+}
+
+/* test_processes_shared - processes hitting the same keys at once: one
+ * first per key in total, and every window add sees its own count */
+START_TEST(test_processes_shared)
+{
+	int seen[SHARED_CHILDREN * SHARED_ADDS + 1] = {0};
+	pid_t pids[SHARED_CHILDREN];
+	int fds[SHARED_CHILDREN][2], firsts = 0;
+	struct store *st;
+
+	G_STATIC_ASSERT(SHARED_CHILDREN * SHARED_ADDS <=
+			STORE_WINDOW_MAX_EVENTS);
+	store_close(open_store());
+	for (int p = 0; p < SHARED_CHILDREN; p++) {
+		ck_assert_int_eq(pipe(fds[p]), 0);
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			close(fds[p][0]);
+			shared_child(fds[p][1]);
+		}
+		close(fds[p][1]);
+	}
+	for (int p = 0; p < SHARED_CHILDREN; p++) {
+		unsigned long counts[SHARED_ADDS];
+		int status, mine = -1;
+
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "child %d: status %#x", p, status);
+		ck_assert_int_eq(read(fds[p][0], &mine, sizeof(mine)),
+				 sizeof(mine));
+		ck_assert_int_eq(read(fds[p][0], counts, sizeof(counts)),
+				 sizeof(counts));
+		close(fds[p][0]);
+		firsts += mine;
+		for (int i = 0; i < SHARED_ADDS; i++) {
+			ck_assert_uint_ge(counts[i], 1);
+			ck_assert_uint_le(counts[i],
+					  SHARED_CHILDREN * SHARED_ADDS);
+			ck_assert_int_eq(seen[counts[i]]++, 0);
+		}
+	}
+	ck_assert_int_eq(firsts, SHARED_KEYS);
+	st = open_store();
+	ck_assert_uint_eq(wcount(st, "count:shared@example.org", 3600),
+			  SHARED_CHILDREN * SHARED_ADDS);
+	store_close(st);
 }
 END_TEST
 
@@ -745,6 +874,26 @@ START_TEST(test_bad_uri)
 	uri = g_strdup_printf("lmdb:%s/x?mapsize=1", fx.tmp);
 	open_fails(uri, NULL, "map_mb");
 	g_free(uri);
+
+	/* redis: every site must share one key, so there is no default */
+	open_fails("redis://127.0.0.1:6379/0", NULL, "needs a key file");
+	uri = g_build_filename(fx.tmp, "redis.key", NULL);
+	open_fails("redis://", uri, "expected redis://");
+	open_fails("redis://:6379", uri, "expected redis://");
+	open_fails("redis://host:0", uri, "bad port");
+	open_fails("redis://host:65536/0", uri, "bad port");
+	open_fails("redis://host:63x9/0", uri, "bad port");
+	open_fails("redis://host/db1", uri, "bad database");
+	open_fails("redis://host/-1", uri, "bad database");
+	open_fails("redis://[::1/0", uri, "expected redis://");
+	open_fails("redis://host?db=1", uri, "expected redis://");
+	open_fails("redis://nocolon@host/0", uri, "bad credentials");
+	open_fails("redis://user:@host/0", uri, "bad credentials");
+	open_fails("redis+unix://relative/sock", uri, "ABSOLUTE");
+	open_fails("redis+unix:///run/r.sock?db=x", uri, "bad option");
+	open_fails("redis+unix:///run/r.sock?dbx=1", uri, "bad option");
+	open_fails("redis+unix:///run/r.sock?user=u", uri, "needs a password");
+	g_free(uri);
 }
 END_TEST
 
@@ -833,6 +982,7 @@ store_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_mark_once);
 	tcase_add_test(tc, test_expiry);
+	tcase_add_test(tc, test_expiry_short);
 	tcase_add_test(tc, test_set_exists_del);
 	tcase_add_test(tc, test_window_sliding);
 	tcase_add_test(tc, test_window_cap);
@@ -842,6 +992,7 @@ store_suite(void)
 	tcase_add_test(tc, test_threads_mark_once);
 	tcase_add_test(tc, test_threads_window);
 	tcase_add_test(tc, test_processes);
+	tcase_add_test(tc, test_processes_shared);
 	tcase_add_test(tc, test_key_file_created);
 	tcase_add_test(tc, test_key_file_mode);
 	tcase_add_test(tc, test_key_file_owner);

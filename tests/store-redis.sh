@@ -1,0 +1,156 @@
+#!/bin/bash
+#
+# tests/store-redis.sh - the store suites against a real redis-server
+#
+# Starts a private redis-server on loopback: a free TCP port and a unix
+# socket in the temporary directory, a password that needs
+# percent-encoding in URIs, no persistence.  Runs the generic store suite
+# (tests/unit/test-store) over TCP and over the socket, then the
+# Redis-only suite (tests/unit/test-store-redis), which stops and restarts
+# the server through this script ("store-redis.sh --redis stop|start DIR")
+# to check that calls fail fast during an outage and recover after it.
+# The server is started in the foreground and always stopped by PID.
+# Without redis-server: skip (77), or fail under TRIAGE_REQUIRE_ALL=1.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+self=$here/$(basename "$0")
+# shellcheck source=tests/lib.sh
+. "$here/lib.sh"
+
+REDIS_PASSWORD='t3st@pass'
+REDIS_PASSWORD_URI='t3st%40pass'
+REDIS_DB=3
+# Ports tried at random, and how often, before giving up.
+REDIS_PORT_MIN=20000
+REDIS_PORT_SPAN=40000
+REDIS_PORT_TRIES=5
+
+# redis_pid - the PID of the server of directory $1 (redis_start writes
+# it; Redis rewrites it with the same number)
+redis_pid()
+{
+	[ -f "$1/redis.pid" ] && tr -dc '0-9' <"$1/redis.pid"
+}
+
+# redis_ping - does the server on port $1 answer AUTH and PING?
+redis_ping()
+{
+	local auth=x pong=x
+	{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	printf 'AUTH %s\r\nPING\r\n' "$REDIS_PASSWORD" >&3
+	read -r -t 2 auth <&3 || true
+	read -r -t 2 pong <&3 || true
+	exec 3>&-
+	[ "${auth%$'\r'}" = +OK ] && [ "${pong%$'\r'}" = +PONG ]
+}
+
+# redis_settled - up, or dead (a taken port): stop waiting either way
+# shellcheck disable=SC2317 # called through t_wait_for
+redis_settled()
+{
+	redis_ping "$2" || ! t_alive "$1"
+}
+
+# redis_start - start the server of directory $1 (config written by
+# redis_config) and wait until it answers; 1 if it does not
+redis_start()
+{
+	local dir=$1 port pid
+	port=$(cat "$dir/port")
+	# its own session: Check kills a case's process group when the case
+	# ends, and a server the outage case restarted must outlive it
+	setsid redis-server "$dir/redis.conf" </dev/null >>"$dir/redis.log" 2>&1 &
+	pid=$!
+	echo "$pid" >"$dir/redis.pid"
+	t_wait_for 100 redis_settled "$pid" "$port" || true
+	redis_ping "$port"
+}
+
+# redis_stop - stop the server of directory $1 by its PID, if running
+redis_stop()
+{
+	local pid
+	pid=$(redis_pid "$1" || true)
+	[ -n "$pid" ] || return 0
+	t_stop_pid "$pid" 50
+	rm -f "$1/redis.pid"
+}
+
+# redis_config - a loopback-only, memory-only server on port $2
+redis_config()
+{
+	local dir=$1 port=$2
+	echo "$port" >"$dir/port"
+	cat >"$dir/redis.conf" <<EOF
+# written by tests/store-redis.sh
+port $port
+bind 127.0.0.1
+unixsocket $dir/redis.sock
+unixsocketperm 700
+requirepass "$REDIS_PASSWORD"
+save ""
+appendonly no
+daemonize no
+pidfile $dir/redis.pid
+dir $dir
+logfile ""
+EOF
+}
+
+# Called back by test-store-redis through TRIAGE_REDIS_STOP/START.
+if [ "${1:-}" = --redis ]; then
+	case ${2:-} in
+	start) redis_start "$3" ;;
+	stop) redis_stop "$3" ;;
+	*) t_hard_error "usage: $0 --redis start|stop DIR" ;;
+	esac
+	exit
+fi
+
+t_need_cmd redis-server setsid
+unit=$top_builddir/tests/unit
+for prog in test-store test-store-redis; do
+	[ -x "$unit/$prog" ] ||
+		t_hard_error "$unit/$prog not found (run make check)"
+done
+t_tmpdir
+R=$T/redis
+mkdir "$R"
+chmod 700 "$R"
+t_on_exit "redis_stop '$R'"
+
+port=
+for _ in $(seq "$REDIS_PORT_TRIES"); do
+	try=$((REDIS_PORT_MIN + RANDOM % REDIS_PORT_SPAN))
+	! t_listening "127.0.0.1:$try" || continue
+	redis_config "$R" "$try"
+	if redis_start "$R"; then
+		port=$try
+		break
+	fi
+	redis_stop "$R"
+done
+if [ -z "$port" ]; then
+	t_log "redis-server did not start; its log:"
+	sed 's/^/  | /' "$R/redis.log" 2>/dev/null || true
+	t_hard_error "no redis-server after $REDIS_PORT_TRIES ports"
+fi
+t_log "redis-server PID $(redis_pid "$R") on 127.0.0.1:$port and $R/redis.sock"
+
+uri_tcp="redis://:$REDIS_PASSWORD_URI@127.0.0.1:$port/$REDIS_DB"
+uri_unix="redis+unix://$R/redis.sock?db=$((REDIS_DB + 1))&password=$REDIS_PASSWORD_URI"
+
+t_check "generic store suite over TCP" \
+	env TRIAGE_STORE_URI="$uri_tcp" "$unit/test-store"
+t_check "generic store suite over the unix socket" \
+	env TRIAGE_STORE_URI="$uri_unix" "$unit/test-store"
+t_check "Redis-only suite (outage, reconnection, credentials, keys)" \
+	env TRIAGE_STORE_URI="$uri_tcp" TRIAGE_REDIS_PORT="$port" \
+	TRIAGE_REDIS_PASSWORD="$REDIS_PASSWORD" TRIAGE_REDIS_DB="$REDIS_DB" \
+	TRIAGE_REDIS_STOP="$(printf 'bash %q --redis stop %q' "$self" "$R")" \
+	TRIAGE_REDIS_START="$(printf 'bash %q --redis start %q' "$self" "$R")" \
+	"$unit/test-store-redis"
+# the outage case restarted it: it must be back, on the same port
+t_check "redis-server answers after the outage case" redis_ping "$port"
+t_done
