@@ -20,6 +20,7 @@
 
 #include "cfgfile.h"
 #include "config.h"
+#include "stats.h"
 #include "rules.h"
 #include "sign.h"
 #include "strvec.h"
@@ -332,6 +333,23 @@ validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
 
 static int validate_duration(cfg_t *cfg, cfg_opt_t *opt);
 
+/* validate_stats_listen - a numeric address or a port alone */
+static int
+validate_stats_listen(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *spec = cfg_opt_getnstr(opt, 0);
+	char *err = NULL;
+
+	if (spec == NULL || *spec == '\0')
+		return 0;
+	if (stats_listen_check(spec, &err) < 0) {
+		cfg_error(cfg, "%s", err);
+		g_free(err);
+		return -1;
+	}
+	return 0;
+}
+
 /* validate_hosts - every internal_hosts entry parses */
 static int
 validate_hosts(cfg_t *cfg, cfg_opt_t *opt)
@@ -431,6 +449,7 @@ config_schema(void)
 	    CFG_STR("user", "", CFGF_NONE),
 	    CFG_BOOL("allow_root", cfg_false, CFGF_NONE),
 	    CFG_STR("pidfile", "", CFGF_NONE),
+	    CFG_STR("stats_listen", "", CFGF_NONE),
 	    CFG_STR("syslog_facility", "mail", CFGF_NONE),
 	    CFG_STR("on_error", "accept", CFGF_NONE),
 	    CFG_INT("max_scan_bytes", CONFIG_DEF_MAX_SCAN_BYTES, CFGF_NONE),
@@ -479,6 +498,7 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "reply|drain", validate_duration);
 	cfg_set_validate_func(cfg, "frequent|window", validate_duration);
 	cfg_set_validate_func(cfg, "internal_hosts", validate_hosts);
+	cfg_set_validate_func(cfg, "stats_listen", validate_stats_listen);
 	cfg_set_validate_func(cfg, "skipped_headers", validate_skipped);
 	return cfg;
 }
@@ -987,6 +1007,7 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->user = g_strdup(cfg_getstr(cfg, "user"));
 	cf->allow_root = cfg_getbool(cfg, "allow_root");
 	cf->pidfile = g_strdup(cfg_getstr(cfg, "pidfile"));
+	cf->stats_listen = g_strdup(cfg_getstr(cfg, "stats_listen"));
 	cf->syslog_facility =
 	    config_facility(cfg_getstr(cfg, "syslog_facility"));
 	cf->on_error = strcmp(cfg_getstr(cfg, "on_error"), "tempfail") == 0
@@ -1116,6 +1137,7 @@ config_unref(struct triage_config *cf)
 	g_free(cf->socket);
 	g_free(cf->user);
 	g_free(cf->pidfile);
+	g_free(cf->stats_listen);
 	for (size_t i = 0; i < cf->n_categories; i++) {
 		g_free(cf->categories[i].name);
 		g_free(cf->categories[i].flag);

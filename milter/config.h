@@ -81,10 +81,11 @@ struct triage_config {
 
 	/* daemon */
 	char *socket;
-	int socket_mode; /* for unix sockets, e.g. 0660 */
-	int allow_root;  /* keep running as root when user is "" */
-	char *user;      /* "" = do not change user */
-	char *pidfile;   /* "" = none */
+	int socket_mode;    /* for unix sockets, e.g. 0660 */
+	int allow_root;     /* keep running as root when user is "" */
+	char *user;         /* "" = do not change user */
+	char *pidfile;      /* "" = none */
+	char *stats_listen; /* "" = no metrics listener */
 	int syslog_facility;
 	enum on_error on_error;
 

@@ -25,6 +25,7 @@
 #include "eval.h"
 #include "log.h"
 #include "milter.h"
+#include "stats.h"
 #include "offline.h"
 #include "rules.h"
 #include "sender.h"
@@ -214,6 +215,19 @@ main_socket_path(const char *socket)
 	return NULL;
 }
 
+/* main_stats_names - register the config's flags and routes; a reload
+ * adds names, never drops counts */
+static void
+main_stats_names(struct stats *s, const struct triage_config *cf)
+{
+	for (size_t i = 0; i < cf->n_categories; i++)
+		(void)stats_add_flag(s, cf->categories[i].flag);
+	for (size_t i = 0; i < cf->n_routes; i++)
+		(void)stats_add_route(s, cf->routes[i].name);
+}
+
+static struct stats *main_stats;
+
 /*
  * main_reload_thread - SIGUSR1 reloads the configuration and rules
  *
@@ -246,6 +260,7 @@ main_reload_thread(gpointer arg)
 			continue;
 		}
 		log_info("reloaded %s", path);
+		main_stats_names(main_stats, cf);
 		milter_set_config(cf);
 	}
 	return NULL;
@@ -325,6 +340,7 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 {
 	struct store *st = NULL;
 	struct sender *sender = NULL;
+	struct stats_server *srv = NULL;
 	int rc;
 
 	log_open("triage-milter", cf->syslog_facility, foreground);
@@ -374,6 +390,25 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		}
 	}
 	milter_set_runtime(st, sender);
+	main_stats = stats_new(PACKAGE_VERSION);
+	main_stats_names(main_stats, cf);
+	milter_set_stats(main_stats);
+	if (*cf->stats_listen != '\0') {
+		char *error = NULL;
+
+		srv = stats_listen_start(main_stats, cf->stats_listen, &error);
+		if (srv == NULL) {
+			log_err("%s", error);
+			g_free(error);
+			return 1;
+		}
+		if (stats_listen_check(cf->stats_listen, &error) == 0)
+			log_warn("stats_listen %s is not a loopback address: "
+				 "the counters are visible from the network",
+				 cf->stats_listen);
+		log_info("metrics on http://%s/metrics (port %d)",
+			 cf->stats_listen, stats_listen_port(srv));
+	}
 	log_info("starting %s on %s (config %s; acknowledgments %s)",
 		 TRIAGE_VERSION_STRING, socket, cf->path,
 		 cf->reply.enable ? "on" : "off");
@@ -384,6 +419,8 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 	/* libmilter has let the sessions in flight finish; drain replies */
 	sender_stop(sender, cf->drain_s * 1000);
 	milter_set_runtime(NULL, NULL);
+	(void)stats_listen_stop(srv);
+	milter_set_stats(NULL);
 	store_close(st);
 	milter_cleanup();
 	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 && errno != ENOENT)

@@ -29,6 +29,7 @@
 #include "sign.h"
 #include "store.h"
 #include "skip.h"
+#include "stats.h"
 #include "strvec.h"
 #include "triage.h"
 #include "xheaders.h"
@@ -70,6 +71,7 @@ struct milter_conn {
 /* Process-wide, set once before libmilter starts its threads. */
 static struct store *milter_store;   /* acknowledgment state, or NULL */
 static struct sender *milter_sender; /* acknowledgment queue, or NULL */
+static struct stats *milter_stats;   /* counters, or NULL */
 
 static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct triage_config *milter_cf;
@@ -81,6 +83,29 @@ milter_set_runtime(struct store *st, struct sender *s)
 {
 	milter_store = st;
 	milter_sender = s;
+}
+
+/* milter_set_stats - the process-wide counters (NULL: none) */
+void
+milter_set_stats(struct stats *s)
+{
+	milter_stats = s;
+}
+
+/* milter_count - one verdict into the counters */
+static void
+milter_count(const struct triage_result *res)
+{
+	for (size_t i = 0; i < res->flags.n; i++)
+		stats_flag(milter_stats, res->flags.v[i]);
+	if (res->route != NULL)
+		stats_route(milter_stats, res->route);
+	if (res->ack == NULL)
+		return;
+	if (strcmp(res->ack->decision, "send") == 0)
+		stats_ack_sent(milter_stats);
+	else
+		stats_ack_suppressed(milter_stats, res->ack->reason);
 }
 
 /* milter_set_config - publish a new snapshot (takes our reference) */
@@ -397,6 +422,8 @@ milter_fail(struct milter_conn *c, const char *qid, const char *why)
 {
 	int tempfail = c->cf->on_error == ON_ERROR_TEMPFAIL;
 
+	stats_error(milter_stats,
+		    tempfail ? STATS_ERR_TEMPFAILED : STATS_ERR_ACCEPTED);
 	log_err("%s: %s; message %s", qid, why,
 		tempfail ? "tempfailed" : "accepted unchanged");
 	return tempfail ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
@@ -611,6 +638,8 @@ milter_skipped(SMFICTX *ctx, const struct milter_conn *c,
 	}
 	if (milter_apply(ctx, &res, qid, c->leadspc) != 0)
 		log_err("%s: the MTA refused a header change", qid);
+	stats_message(milter_stats);
+	stats_flag(milter_stats, "skipped");
 	log_info("%s: skipped (%s) deleted=%zu", qid, m->skip, res.n_del);
 	for (size_t i = 0; i < res.n_del; i++)
 		g_free(res.del[i].name);
@@ -651,6 +680,9 @@ mlfi_eom(SMFICTX *ctx)
 	env.truncated = m->truncated;
 	env.store = milter_store;
 	res = triage_run(c->cf, m->buf->str, m->buf->len, &env);
+	stats_message(milter_stats);
+	stats_scan_time(milter_stats,
+			(uint64_t)(g_get_monotonic_time() - start));
 	milter_store_health();
 	if (res->error == NULL) {
 		milter_queue_ack(c->cf, res, qid);
@@ -668,6 +700,7 @@ mlfi_eom(SMFICTX *ctx)
 		rc = milter_fail(c, qid, "the MTA refused a header change");
 	} else {
 		milter_route(ctx, c, m, res, qid);
+		milter_count(res);
 		milter_log_verdict(qid, res,
 				   (g_get_monotonic_time() - start) / 1000);
 	}

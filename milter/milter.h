@@ -14,11 +14,13 @@
 
 struct store;
 struct sender;
+struct stats;
 
 int milter_open(struct triage_config *cf, const char *socket);
 int milter_run(void);
 void milter_set_config(struct triage_config *cf);
 void milter_set_runtime(struct store *st, struct sender *s);
+void milter_set_stats(struct stats *s);
 void milter_cleanup(void);
 
 #endif
