@@ -764,6 +764,38 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		    cf->path, cf->store_uri);
 		return -1;
 	}
+	if (cfg_getint(cfg_getsec(cfg, "frequent"), "messages") < 0) {
+		*error_r = g_strdup_printf(
+		    "%s: frequent: messages must be 0 (off) or more", cf->path);
+		return -1;
+	}
+	for (size_t i = 0; i < cf->n_routes; i++) {
+		const struct config_route *rt = &cf->routes[i];
+		const struct strvec *lists[] = {&rt->add_recipient,
+						&rt->redirect};
+
+		for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
+			for (size_t j = 0; j < lists[l]->n; j++) {
+				const char *a = lists[l]->v[j];
+
+				if (strchr(a, '@') == NULL ||
+				    strpbrk(a, " <>,\t\r\n")) {
+					*error_r = g_strdup_printf(
+					    "%s: route %s: \"%s\" is not an "
+					    "address",
+					    cf->path, rt->name, a);
+					return -1;
+				}
+			}
+		for (const char *p = rt->quarantine; *p; p++)
+			if ((unsigned char)*p < 0x20) {
+				*error_r = g_strdup_printf(
+				    "%s: route %s: quarantine reason has a "
+				    "control character",
+				    cf->path, rt->name);
+				return -1;
+			}
+	}
 	if (cf->frequent.messages > 0 && *cf->store_uri == '\0') {
 		*error_r = g_strdup_printf(
 		    "%s: frequent: counting messages needs a store (store = "

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <time.h>
 #include <pthread.h>
 #include <grp.h>
 #include <pwd.h>
@@ -259,12 +260,20 @@ main_reload_thread(gpointer arg)
 			g_free(error);
 			continue;
 		}
+		if (cf->n_rule_files == 0)
+			log_warn("reload: no rule file matches \"rules\"; only "
+				 "length is triaged");
 		log_info("reloaded %s", path);
 		main_stats_names(main_stats, cf);
 		milter_set_config(cf);
 	}
 	return NULL;
 }
+
+static int main_milter_done; /* smfi_main() returned */
+
+/* Sessions in flight get at least this long to finish at a stop. */
+#define MAIN_MIN_STOP_S 10
 
 /* Delivered messages are read whole; beyond this it is not mail. */
 #define MAIN_MAX_VERIFY_BYTES (64 * 1024 * 1024)
@@ -312,6 +321,65 @@ main_generate_key(const char *path)
 		return 1;
 	}
 	return 0;
+}
+
+/* main_milter_thread - libmilter's listener and session threads */
+static gpointer
+main_milter_thread(gpointer arg)
+{
+	int *rc = arg;
+
+	*rc = milter_run();
+	__atomic_store_n(&main_milter_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * main_serve - run libmilter until SIGTERM, SIGINT or SIGHUP, then stop
+ * gracefully; returns libmilter's result
+ *
+ * Debian's libmilter serves sessions from a worker pool that stops with
+ * the listener, so its own handling of SIGTERM cuts the messages in
+ * flight.  The main thread therefore takes the stop signals itself (a
+ * signal sent to the process goes to the main thread first when it waits
+ * for it), refuses new sessions, lets the open ones finish (bounded), and
+ * only then tells libmilter to stop.
+ */
+static int
+main_serve(const struct triage_config *cf)
+{
+	unsigned grace =
+	    cf->drain_s > MAIN_MIN_STOP_S ? cf->drain_s : MAIN_MIN_STOP_S;
+	struct timespec tick = {1, 0};
+	GThread *t;
+	sigset_t set;
+	int rc = 0, sig = 0;
+
+	t = g_thread_new("milter", main_milter_thread, &rc);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	while (!__atomic_load_n(&main_milter_done, __ATOMIC_ACQUIRE)) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		if (sig > 0)
+			break;
+	}
+	if (sig > 0) {
+		log_info("stopping (signal %d): finishing the messages in "
+			 "flight",
+			 sig);
+		int left;
+
+		milter_refuse_new(1);
+		left = milter_wait_idle(grace * 1000);
+		if (left > 0)
+			log_warn("stopping with %d session(s) still open",
+				 left);
+		milter_stop();
+	}
+	g_thread_join(t);
+	return rc;
 }
 
 /*
@@ -375,8 +443,9 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		}
 		/* a shared store may be down at start: mail flows anyway */
 		if (!store_available(st))
-			log_warn("store %s unavailable at start (%s)",
-				 cf->store_uri, store_last_error(st));
+			log_warn(
+			    "store unavailable at start: mail flows, "
+			    "repeat counts and acknowledgments wait for it");
 	}
 	if (cf->reply.enable) {
 		char *error = NULL;
@@ -406,7 +475,7 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 			log_warn("stats_listen %s is not a loopback address: "
 				 "the counters are visible from the network",
 				 cf->stats_listen);
-		log_info("metrics on http://%s/metrics (port %d)",
+		log_info("metrics listening on %s, port %d (GET /metrics)",
 			 cf->stats_listen, stats_listen_port(srv));
 	}
 	log_info("starting %s on %s (config %s; acknowledgments %s)",
@@ -414,9 +483,7 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 		 cf->reply.enable ? "on" : "off");
 	g_thread_unref(
 	    g_thread_new("reload", main_reload_thread, g_strdup(cf->path)));
-	rc = milter_run();
-	log_info("stopping");
-	/* libmilter has let the sessions in flight finish; drain replies */
+	rc = main_serve(cf);
 	sender_stop(sender, cf->drain_s * 1000);
 	milter_set_runtime(NULL, NULL);
 	(void)stats_listen_stop(srv);
@@ -513,7 +580,9 @@ main(int argc, char **argv)
 	if (cf == NULL) {
 		fprintf(stderr, "%s\n", error ? error : "cannot load config");
 		g_free(error);
-		return 1;
+		/* --verify: without keys we cannot tell, which is not "forged"
+		 */
+		return verify_path != NULL ? 2 : 1;
 	}
 	if (socket != NULL && config_parse_socket(socket, &error) != 0) {
 		fprintf(stderr, "triage-milter: -p: %s\n", error);

@@ -69,6 +69,8 @@ struct milter_conn {
 };
 
 /* Process-wide, set once before libmilter starts its threads. */
+static int milter_refusing;          /* stopping: no new sessions */
+static int milter_active;            /* connections open, for a graceful stop */
 static struct store *milter_store;   /* acknowledgment state, or NULL */
 static struct sender *milter_sender; /* acknowledgment queue, or NULL */
 static struct stats *milter_stats;   /* counters, or NULL */
@@ -210,6 +212,7 @@ milter_conn_new(SMFICTX *ctx, unsigned long steps)
 
 	c->cf = milter_get_config();
 	c->steps = steps;
+	__atomic_add_fetch(&milter_active, 1, __ATOMIC_ACQ_REL);
 	c->leadspc = (steps & SMFIP_HDR_LEADSPC) != 0;
 	c->can_skip = (steps & SMFIP_SKIP) != 0;
 	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
@@ -259,6 +262,9 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	(void)f2;
 	(void)f3;
+	/* stopping: the MTA goes on without this milter for this session */
+	if (__atomic_load_n(&milter_refusing, __ATOMIC_ACQUIRE))
+		return SMFIS_REJECT;
 	if ((f0 & want_actions) != want_actions) {
 		log_err("MTA does not allow adding and changing headers; "
 			"passing mail through untouched");
@@ -469,11 +475,20 @@ milter_log_verdict(const char *qid, const struct triage_result *res, gint64 ms)
 				       res->hits[i].rule, res->hits[i].score);
 	char *ack = res->ack ? ack_header_value(res->ack) : g_strdup("none");
 
-	log_info("%s: flags=%s route=%s rules=%s ack=\"%s\" words=%zu "
-		 "paragraphs=%zu quoted=%zu deleted=%zu ms=%" G_GINT64_FORMAT,
+	GString *scores = g_string_new(NULL);
+
+	for (size_t i = 0; i < res->n_scores; i++)
+		g_string_append_printf(scores, "%s%s=%.1f", i ? "," : "",
+				       res->scores[i].category,
+				       res->scores[i].score);
+	log_info("%s: flags=%s route=%s scores=%s rules=%s ack=\"%s\" "
+		 "words=%zu paragraphs=%zu quoted=%zu deleted=%zu "
+		 "ms=%" G_GINT64_FORMAT,
 		 qid, flags, res->route ? res->route : "none",
+		 scores->len ? scores->str : "none",
 		 rules->len ? rules->str : "none", ack, res->length.words,
 		 res->length.paragraphs, res->length.quoted, res->n_del, ms);
+	g_string_free(scores, TRUE);
 	g_free(ack);
 	g_string_free(rules, TRUE);
 	g_free(flags);
@@ -582,6 +597,31 @@ milter_sign(const struct milter_conn *c, const struct milter_msg *m,
 	strvec_push_take(&res->add_values, v);
 }
 
+/*
+ * milter_reserve - take the dedup mark now, atomically (SET NX in Redis,
+ * one write transaction in LMDB), so that of two messages from one sender
+ * arriving together - on this host or another - only one header says
+ * "sent"; the sender makes the mark last the whole interval after the
+ * hand-off, or releases it if the hand-off fails.  0, or -1 with *why_r.
+ */
+static int
+milter_reserve(const char *key, const char **why_r)
+{
+	int present = 0;
+
+	if (milter_store == NULL ||
+	    store_mark_once(milter_store, key, SENDER_RESERVE_S, &present) !=
+		0) {
+		*why_r = "store-unavailable";
+		return -1;
+	}
+	if (present) {
+		*why_r = "duplicate";
+		return -1;
+	}
+	return 0;
+}
+
 /* milter_queue_ack - hand a "send" decision to the sender thread */
 static void
 milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
@@ -594,9 +634,13 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 		return;
 	if (milter_sender == NULL) {
 		why = "no-sender";
+	} else if (a->dedup_key != NULL &&
+		   milter_reserve(a->dedup_key, &why) != 0) {
+		; /* another message of this sender got there first */
 	} else {
 		struct sender_job *job = g_new0(struct sender_job, 1);
 
+		job->reserved = a->dedup_key != NULL;
 		job->qid = g_strdup(qid);
 		job->to = g_strdup(a->to);
 		job->env_from = g_strdup(cf->reply.envelope_sender);
@@ -605,8 +649,11 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 		job->dedup_key = g_strdup(a->dedup_key);
 		job->dedup_ttl = cf->reply.interval_s;
 		job->count_key = g_strdup(ACK_HOUR_KEY);
-		if (sender_submit(milter_sender, job) != 0)
+		if (sender_submit(milter_sender, job) != 0) {
 			why = "queue-full";
+			if (a->dedup_key != NULL)
+				(void)store_del(milter_store, a->dedup_key);
+		}
 	}
 	if (why == NULL)
 		return;
@@ -735,6 +782,7 @@ mlfi_close(SMFICTX *ctx)
 	g_free(c->auth_authen);
 	g_free(c);
 	smfi_setpriv(ctx, NULL);
+	__atomic_sub_fetch(&milter_active, 1, __ATOMIC_ACQ_REL);
 	return SMFIS_CONTINUE;
 }
 
@@ -791,11 +839,43 @@ milter_open(struct triage_config *cf, const char *socket)
 	return 0;
 }
 
+/* milter_stop - tell libmilter to stop (smfi_main() returns) */
+void
+milter_stop(void)
+{
+	(void)smfi_stop();
+}
+
+/* milter_refuse_new - while stopping, new sessions go without us */
+void
+milter_refuse_new(int refuse)
+{
+	__atomic_store_n(&milter_refusing, refuse, __ATOMIC_RELEASE);
+}
+
 /* milter_run - serve until libmilter is told to stop */
 int
 milter_run(void)
 {
 	return smfi_main() == MI_SUCCESS ? 0 : -1;
+}
+
+/*
+ * milter_wait_idle - after smfi_main() returned: libmilter has closed the
+ * listener but not waited for its sessions, so wait (bounded) for the
+ * messages in flight to finish before the store and sender go away.
+ * Returns the sessions still open at the deadline.
+ */
+int
+milter_wait_idle(unsigned timeout_ms)
+{
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	int n;
+
+	while ((n = __atomic_load_n(&milter_active, __ATOMIC_ACQUIRE)) > 0 &&
+	       g_get_monotonic_time() < deadline)
+		g_usleep(20 * 1000);
+	return n;
 }
 
 /* milter_cleanup - remove the unix socket, drop the snapshot */

@@ -21,6 +21,9 @@ int milter_run(void);
 void milter_set_config(struct triage_config *cf);
 void milter_set_runtime(struct store *st, struct sender *s);
 void milter_set_stats(struct stats *s);
+int milter_wait_idle(unsigned timeout_ms);
+void milter_refuse_new(int refuse);
+void milter_stop(void);
 void milter_cleanup(void);
 
 #endif

@@ -293,7 +293,7 @@ sender_process(struct sender *s, struct sender_job *job)
 	char *error = NULL;
 	int present = 0, rc;
 
-	if (job->tries == 0 && job->dedup_key != NULL) {
+	if (job->tries == 0 && job->dedup_key != NULL && !job->reserved) {
 		if (s->st == NULL ||
 		    store_mark_once(s->st, job->dedup_key, SENDER_RESERVE_S,
 				    &present) != 0) {

@@ -410,8 +410,8 @@ stats_render(const struct stats *s)
 	uint64_t suppressed = 0;
 	size_t n = atomic_load_explicit(&s->reasons.n, memory_order_acquire);
 
-	stats_head(out, "triage_messages_total", "Messages analysed.",
-		   "counter");
+	stats_head(out, "triage_messages_total",
+		   "Messages seen (analysed, skipped or failed).", "counter");
 	stats_sample(out, "triage_messages_total", NULL, NULL,
 		     stats_get(&s->messages));
 	stats_render_family(out, &s->flags);

@@ -145,7 +145,8 @@ END_TEST
 /* The whole exposition for a small scenario; the start time is checked
  * apart, the rest line by line. */
 static const char expected[] =
-    "# HELP triage_messages_total Messages analysed.\n"
+    "# HELP triage_messages_total Messages seen (analysed, skipped or "
+    "failed).\n"
     "# TYPE triage_messages_total counter\n"
     "triage_messages_total 3\n"
     "# HELP triage_flags_total Messages by flag set in X-Triage-Flags.\n"

@@ -1,0 +1,1197 @@
+/*
+ * model.c - hashed features, logistic regression scoring, training, files
+ *
+ * Interface and file format: model.h.  Training minimizes the class
+ * weighted mean log loss plus (l2/2)|w|^2 (the bias is not penalized)
+ * with L-BFGS: no learning rate to tune, no random order, so the result
+ * depends only on the data, its order and the options.  Sums run in one
+ * fixed order on one thread, which makes weights bit-identical between
+ * runs on one machine.  Only buckets that occur in the training data get
+ * a weight, so memory follows the data, not 2^hash_bits.  With nb_alpha
+ * > 0 (the default) features are first scaled by their naive Bayes
+ * log-count ratios (NB-LR); the ratios are folded into the saved weights.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "model.h"
+
+/* FNV-1a 32-bit constants (Fowler/Noll/Vo). */
+#define MODEL_FNV_OFFSET 2166136261U
+#define MODEL_FNV_PRIME 16777619U
+/* Char n-gram lengths: 3 catches stems ("idi"), 5 whole short words. */
+#define MODEL_NGRAM_MIN 3
+#define MODEL_NGRAM_MAX 5
+/* Smallest dedup table: a one-line text fills a few dozen slots. */
+#define MODEL_DEDUP_MIN 256
+/* A model file is weights of at most 2^MODEL_MAX_BITS buckets. */
+#define MODEL_MAX_FILE_BYTES (512 * 1024 * 1024)
+/* L-BFGS memory: 8 pairs is the usual trade of memory for convergence. */
+#define MODEL_LBFGS_M 8
+/* Armijo sufficient decrease and the halvings tried per line search. */
+#define MODEL_ARMIJO_C1 1e-4
+#define MODEL_LS_MAX 40
+/* Stop when the gradient is this small relative to max(1, |w|). */
+#define MODEL_GRAD_TOL 1e-6
+/* Defaults, tuned by k-fold CV on OLID, Kaggle and Davidson. */
+#define MODEL_DEF_L2 3e-5
+#define MODEL_DEF_ITER 300
+#define MODEL_DEF_PRUNE 1e-3
+/* Add-one smoothing of the NB-LR ratios (Wang and Manning use 1). */
+#define MODEL_DEF_NB_ALPHA 1.0
+/* Rows longer than this are cut: a labeled "text" is not a mailbox. */
+#define MODEL_TSV_MAX_TEXT (1024 * 1024)
+
+struct model {
+	unsigned bits;
+	uint32_t mask;
+	float *w; /* dense, 2^bits */
+	double bias;
+	size_t nnz;
+	char *class_spec, *data, *license, *citation, *trainer;
+};
+
+/* model_fmix32 - MurmurHash3's finalizer: FNV's low bits mix poorly */
+static uint32_t
+model_fmix32(uint32_t h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6bU;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35U;
+	h ^= h >> 16;
+	return h;
+}
+
+/* model_fnv_start - FNV-1a state after the seed and the namespace byte */
+static uint32_t
+model_fnv_start(char ns)
+{
+	uint32_t h = MODEL_FNV_OFFSET ^ MODEL_HASH_SEED;
+
+	h ^= (unsigned char)ns;
+	return h * MODEL_FNV_PRIME;
+}
+
+/* model_fnv_add - feed len bytes into an FNV-1a state */
+static uint32_t
+model_fnv_add(uint32_t h, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= MODEL_FNV_PRIME;
+	}
+	return h;
+}
+
+/* model_feature_hash - the hash of one feature */
+uint32_t
+model_feature_hash(char ns, const char *s, size_t len)
+{
+	return model_fmix32(model_fnv_add(model_fnv_start(ns), s, len));
+}
+
+/* model_fv_push - append one hash (duplicates removed later) */
+static void
+model_fv_push(struct model_fv *fv, uint32_t h)
+{
+	if (fv->n == fv->cap) {
+		fv->cap = fv->cap ? fv->cap * 2 : 256;
+		fv->h = g_renew(uint32_t, fv->h, fv->cap);
+		fv->v = g_renew(float, fv->v, fv->cap);
+	}
+	fv->h[fv->n++] = h;
+}
+
+/* model_char_ngrams - 3- to 5-grams of code points of "<text>" */
+static void
+model_char_ngrams(struct model_fv *fv, const char *text)
+{
+	char buf[MODEL_MAX_TOKEN_CHARS * 4 + 3];
+	size_t cp[MODEL_MAX_TOKEN_CHARS + 3]; /* code point starts, + end */
+	size_t nb = 0, nc = 0;
+
+	buf[nb] = '<';
+	cp[nc++] = nb++;
+	for (const char *p = text; *p; p++) {
+		if (((unsigned char)*p & 0xc0) != 0x80) {
+			if (nc > MODEL_MAX_TOKEN_CHARS)
+				return;
+			cp[nc++] = nb;
+		}
+		if (nb >= sizeof(buf) - 2)
+			return;
+		buf[nb++] = *p;
+	}
+	cp[nc++] = nb;
+	buf[nb++] = '>';
+	cp[nc] = nb;
+	for (size_t i = 0; i + MODEL_NGRAM_MIN <= nc; i++) {
+		uint32_t h = model_fnv_add(model_fnv_start('c'), buf + cp[i],
+					   cp[i + MODEL_NGRAM_MIN - 1] - cp[i]);
+
+		for (size_t k = MODEL_NGRAM_MIN; k <= MODEL_NGRAM_MAX; k++) {
+			if (i + k > nc)
+				break;
+			h = model_fnv_add(h, buf + cp[i + k - 1],
+					  cp[i + k] - cp[i + k - 1]);
+			model_fv_push(fv, model_fmix32(h));
+		}
+	}
+}
+
+/*
+ * model_dedup - drop repeated hashes, keeping first occurrences in order,
+ * with an open-addressing set of at least twice the count (sorting was
+ * 3/4 of the scoring time).  Slot value 0 is "empty", so hash 0 is
+ * tracked apart.
+ */
+static void
+model_dedup(struct model_fv *fv)
+{
+	size_t size = MODEL_DEDUP_MIN, k = 0;
+	int seen0 = 0;
+
+	while (size < 2 * fv->n)
+		size *= 2;
+	fv->tmp = g_renew(uint32_t, fv->tmp, size);
+	memset(fv->tmp, 0, size * sizeof(*fv->tmp));
+	for (size_t i = 0; i < fv->n; i++) {
+		uint32_t h = fv->h[i];
+		size_t slot = h & (size - 1);
+
+		if (h == 0) {
+			if (!seen0)
+				fv->h[k++] = h;
+			seen0 = 1;
+			continue;
+		}
+		while (fv->tmp[slot] != 0 && fv->tmp[slot] != h)
+			slot = (slot + 1) & (size - 1);
+		if (fv->tmp[slot] == 0) {
+			fv->tmp[slot] = h;
+			fv->h[k++] = h;
+		}
+	}
+	fv->n = k;
+}
+
+/*
+ * model_features - binary features of a text, L2-normalized over all of
+ * them.  (Normalizing words and n-grams as separate blocks was tried:
+ * no better in cross-validation, and slower.)
+ */
+void
+model_features(const struct norm *n, const char *const *extra, size_t n_extra,
+	       struct model_fv *out)
+{
+	float val;
+
+	out->n = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		const char *t = n->tok[i].text;
+		size_t len = strlen(t);
+
+		model_fv_push(out, model_feature_hash('w', t, len));
+		if (i + 1 < n->n) {
+			uint32_t h =
+			    model_fnv_add(model_fnv_start('b'), t, len);
+
+			h = model_fnv_add(h, " ", 1);
+			h = model_fnv_add(h, n->tok[i + 1].text,
+					  strlen(n->tok[i + 1].text));
+			model_fv_push(out, model_fmix32(h));
+		}
+		model_char_ngrams(out, t);
+	}
+	for (size_t i = 0; i < n_extra; i++)
+		model_fv_push(
+		    out, model_feature_hash('x', extra[i], strlen(extra[i])));
+	if (out->n == 0)
+		return;
+	model_dedup(out);
+	val = (float)(1.0 / sqrt((double)out->n));
+	for (size_t i = 0; i < out->n; i++)
+		out->v[i] = val;
+}
+
+/* model_fv_clear - release a feature vector's storage */
+void
+model_fv_clear(struct model_fv *fv)
+{
+	g_free(fv->h);
+	g_free(fv->v);
+	g_free(fv->tmp);
+	memset(fv, 0, sizeof(*fv));
+}
+
+/* model_sigmoid - logistic function without overflow */
+static double
+model_sigmoid(double z)
+{
+	if (z >= 0)
+		return 1.0 / (1.0 + exp(-z));
+	return exp(z) / (1.0 + exp(z));
+}
+
+/* model_score - probability of the model's class */
+double
+model_score(const struct model *m, const struct model_fv *fv)
+{
+	double z = m->bias;
+
+	for (size_t i = 0; i < fv->n; i++)
+		z += (double)m->w[fv->h[i] & m->mask] * fv->v[i];
+	return model_sigmoid(z);
+}
+
+/* model_weight - weight of one feature hash */
+double
+model_weight(const struct model *m, uint32_t h)
+{
+	return m->w[h & m->mask];
+}
+
+/* model_class - the class the model scores */
+const char *
+model_class(const struct model *m)
+{
+	return m->class_spec;
+}
+
+/* model_n_weights - nonzero weights */
+size_t
+model_n_weights(const struct model *m)
+{
+	return m->nnz;
+}
+
+/* model_new - an all-zero model of 2^bits buckets */
+static struct model *
+model_new(unsigned bits)
+{
+	struct model *m = g_new0(struct model, 1);
+
+	m->bits = bits;
+	m->mask = (uint32_t)((1UL << bits) - 1);
+	m->w = g_new0(float, (size_t)1 << bits);
+	return m;
+}
+
+/* model_free - release a model */
+struct model *
+model_free(struct model *m)
+{
+	if (m == NULL)
+		return NULL;
+	g_free(m->w);
+	g_free(m->class_spec);
+	g_free(m->data);
+	g_free(m->license);
+	g_free(m->citation);
+	g_free(m->trainer);
+	g_free(m);
+	return NULL;
+}
+
+/* model_train_defaults - tuned defaults */
+void
+model_train_defaults(struct model_train_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->l2 = MODEL_DEF_L2;
+	o->max_iter = MODEL_DEF_ITER;
+	o->hash_bits = MODEL_DEF_BITS;
+	o->balanced = 1;
+	o->prune = MODEL_DEF_PRUNE;
+	o->nb_alpha = MODEL_DEF_NB_ALPHA;
+	o->seed = 1;
+}
+
+/* Training problem: CSR rows over compact feature ids. */
+struct model_prob {
+	size_t n, d; /* rows; weights (compact features, then the bias) */
+	size_t *row; /* row[i]..row[i+1] index col/val */
+	uint32_t *col;
+	double *val;
+	double *y, *c; /* labels 0/1 and class weights (sum 1) */
+	double l2;
+};
+
+/* model_objective - f(w) and its gradient g */
+static double
+model_objective(const struct model_prob *p, const double *w, double *g)
+{
+	size_t nf = p->d - 1;
+	double f = 0;
+
+	memset(g, 0, p->d * sizeof(*g));
+	for (size_t i = 0; i < p->n; i++) {
+		double z = w[nf], pr, r;
+
+		for (size_t j = p->row[i]; j < p->row[i + 1]; j++)
+			z += w[p->col[j]] * p->val[j];
+		/* log(1 + e^z) - y z, stable for large |z| */
+		if (z > 0)
+			f += p->c[i] * (z + log1p(exp(-z)) - p->y[i] * z);
+		else
+			f += p->c[i] * (log1p(exp(z)) - p->y[i] * z);
+		pr = model_sigmoid(z);
+		r = p->c[i] * (pr - p->y[i]);
+		for (size_t j = p->row[i]; j < p->row[i + 1]; j++)
+			g[p->col[j]] += r * p->val[j];
+		g[nf] += r;
+	}
+	for (size_t j = 0; j < nf; j++) {
+		f += 0.5 * p->l2 * w[j] * w[j];
+		g[j] += p->l2 * w[j];
+	}
+	return f;
+}
+
+/* model_dot - inner product */
+static double
+model_dot(const double *a, const double *b, size_t d)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < d; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* model_lbfgs - minimize the objective from w = 0; returns iterations */
+static unsigned
+model_lbfgs(const struct model_prob *p, double *w, unsigned max_iter)
+{
+	size_t d = p->d;
+	double *g = g_new0(double, d), *gn = g_new0(double, d);
+	double *dir = g_new0(double, d), *wn = g_new0(double, d);
+	double *s = g_new0(double, d *MODEL_LBFGS_M);
+	double *yv = g_new0(double, d *MODEL_LBFGS_M);
+	double rho[MODEL_LBFGS_M], alpha[MODEL_LBFGS_M];
+	unsigned it, stored = 0, head = 0;
+	double f = model_objective(p, w, g);
+
+	for (it = 0; it < max_iter; it++) {
+		double gnorm = sqrt(model_dot(g, g, d));
+		double wnorm = sqrt(model_dot(w, w, d));
+		double t = 1.0, slope, fn = 0;
+		int ok = 0;
+
+		if (gnorm <= MODEL_GRAD_TOL * (wnorm > 1 ? wnorm : 1))
+			break;
+		/* two-loop recursion: dir = -H g */
+		memcpy(dir, g, d * sizeof(*dir));
+		for (unsigned k = 0; k < stored; k++) {
+			unsigned i =
+			    (head + MODEL_LBFGS_M - 1 - k) % MODEL_LBFGS_M;
+
+			alpha[i] = rho[i] * model_dot(s + i * d, dir, d);
+			for (size_t j = 0; j < d; j++)
+				dir[j] -= alpha[i] * yv[i * d + j];
+		}
+		if (stored > 0) {
+			unsigned i = (head + MODEL_LBFGS_M - 1) % MODEL_LBFGS_M;
+			double gamma = model_dot(s + i * d, yv + i * d, d) /
+				       model_dot(yv + i * d, yv + i * d, d);
+
+			for (size_t j = 0; j < d; j++)
+				dir[j] *= gamma;
+		} else {
+			for (size_t j = 0; j < d; j++)
+				dir[j] /= gnorm;
+		}
+		for (unsigned k = stored; k > 0; k--) {
+			unsigned i = (head + MODEL_LBFGS_M - k) % MODEL_LBFGS_M;
+			double beta = rho[i] * model_dot(yv + i * d, dir, d);
+
+			for (size_t j = 0; j < d; j++)
+				dir[j] += s[i * d + j] * (alpha[i] - beta);
+		}
+		for (size_t j = 0; j < d; j++)
+			dir[j] = -dir[j];
+		slope = model_dot(g, dir, d);
+		if (slope >= 0) {
+			/* not a descent direction: restart from the gradient */
+			for (size_t j = 0; j < d; j++)
+				dir[j] = -g[j] / gnorm;
+			slope = -gnorm;
+			stored = 0;
+		}
+		for (int ls = 0; ls < MODEL_LS_MAX; ls++, t *= 0.5) {
+			for (size_t j = 0; j < d; j++)
+				wn[j] = w[j] + t * dir[j];
+			fn = model_objective(p, wn, gn);
+			if (fn <= f + MODEL_ARMIJO_C1 * t * slope) {
+				ok = 1;
+				break;
+			}
+		}
+		if (!ok)
+			break;
+		{
+			double *si = s + head * d, *yi = yv + head * d, sy;
+
+			for (size_t j = 0; j < d; j++) {
+				si[j] = wn[j] - w[j];
+				yi[j] = gn[j] - g[j];
+			}
+			sy = model_dot(si, yi, d);
+			if (sy > 1e-12) {
+				rho[head] = 1.0 / sy;
+				head = (head + 1) % MODEL_LBFGS_M;
+				if (stored < MODEL_LBFGS_M)
+					stored++;
+			}
+		}
+		memcpy(w, wn, d * sizeof(*w));
+		memcpy(g, gn, d * sizeof(*g));
+		if (f - fn <= 1e-10 * (fabs(f) > 1 ? fabs(f) : 1)) {
+			it++;
+			break;
+		}
+		/* read by the next iteration's tests */
+		// cppcheck-suppress unreadVariable
+		f = fn;
+	}
+	g_free(g);
+	g_free(gn);
+	g_free(dir);
+	g_free(wn);
+	g_free(s);
+	g_free(yv);
+	return it;
+}
+
+/*
+ * model_nb_ratios - NB-LR (Wang and Manning 2012): scale each feature by
+ * its log-count ratio r = log((a + pos_j)/|.|) - log((a + neg_j)/|.|),
+ * so the optimizer starts from naive Bayes evidence.  Training values
+ * are scaled in place; the saved weight of feature j is w_j r_j, so
+ * scoring needs no ratios.  NULL (no scaling) when alpha <= 0.
+ */
+static double *
+model_nb_ratios(struct model_prob *p, size_t nfeat, double alpha)
+{
+	double *pos, *neg, *r, spos = 0, sneg = 0;
+
+	if (alpha <= 0)
+		return NULL;
+	pos = g_new0(double, nfeat);
+	neg = g_new0(double, nfeat);
+	r = g_new(double, nfeat);
+	for (size_t i = 0; i < p->n; i++)
+		for (size_t j = p->row[i]; j < p->row[i + 1]; j++)
+			(p->y[i] > 0 ? pos : neg)[p->col[j]] += 1;
+	for (size_t j = 0; j < nfeat; j++) {
+		spos += pos[j] + alpha;
+		sneg += neg[j] + alpha;
+	}
+	for (size_t j = 0; j < nfeat; j++)
+		r[j] =
+		    log((pos[j] + alpha) / spos) - log((neg[j] + alpha) / sneg);
+	for (size_t j = 0; j < p->row[p->n]; j++)
+		p->val[j] *= r[p->col[j]];
+	g_free(pos);
+	g_free(neg);
+	return r;
+}
+
+/* model_train - logistic regression by L-BFGS */
+struct model *
+model_train(const struct model_fv *xs, const int *ys, size_t n,
+	    const struct model_train_opts *o)
+{
+	struct model_train_opts def;
+	struct model_prob p = {0};
+	struct model *m;
+	uint32_t *map, mask;
+	size_t nnz = 0, npos = 0, nfeat = 0;
+	double *w, *r, cpos, cneg;
+	unsigned bits, iters;
+
+	if (o == NULL) {
+		model_train_defaults(&def);
+		o = &def;
+	}
+	if (n == 0)
+		return NULL;
+	bits = o->hash_bits;
+	if (bits < MODEL_MIN_BITS || bits > MODEL_MAX_BITS)
+		bits = MODEL_DEF_BITS;
+	mask = (uint32_t)((1UL << bits) - 1);
+	/* compact ids in ascending bucket order: deterministic */
+	map = g_new0(uint32_t, (size_t)1 << bits);
+	for (size_t i = 0; i < n; i++) {
+		nnz += xs[i].n;
+		for (size_t j = 0; j < xs[i].n; j++)
+			map[xs[i].h[j] & mask] = 1;
+		npos += ys[i] != 0;
+	}
+	for (size_t b = 0; b < ((size_t)1 << bits); b++)
+		map[b] = map[b] ? (uint32_t)nfeat++ : UINT32_MAX;
+	p.n = n;
+	p.d = nfeat + 1;
+	p.l2 = o->l2;
+	p.row = g_new(size_t, n + 1);
+	p.col = g_new(uint32_t, nnz ? nnz : 1);
+	p.val = g_new(double, nnz ? nnz : 1);
+	p.y = g_new(double, n);
+	p.c = g_new(double, n);
+	cpos = cneg = 1.0 / (double)n;
+	if (o->balanced && npos > 0 && npos < n) {
+		cpos = 0.5 / (double)npos;
+		cneg = 0.5 / (double)(n - npos);
+	}
+	nnz = 0;
+	for (size_t i = 0; i < n; i++) {
+		p.row[i] = nnz;
+		for (size_t j = 0; j < xs[i].n; j++) {
+			p.col[nnz] = map[xs[i].h[j] & mask];
+			p.val[nnz++] = xs[i].v[j];
+		}
+		p.y[i] = ys[i] != 0;
+		p.c[i] = ys[i] != 0 ? cpos : cneg;
+	}
+	p.row[n] = nnz;
+	r = model_nb_ratios(&p, nfeat, o->nb_alpha);
+	w = g_new0(double, p.d);
+	iters = model_lbfgs(&p, w, o->max_iter ? o->max_iter : MODEL_DEF_ITER);
+	m = model_new(bits);
+	for (size_t b = 0; b < ((size_t)1 << bits); b++) {
+		if (map[b] == UINT32_MAX || fabs(w[map[b]]) < o->prune)
+			continue;
+		m->w[b] = (float)(w[map[b]] * (r ? r[map[b]] : 1.0));
+		if (m->w[b] != 0)
+			m->nnz++;
+	}
+	m->bias = w[nfeat];
+	m->class_spec = g_strdup(o->class_spec ? o->class_spec : "abusive");
+	m->data = g_strdup(o->data ? o->data : "unknown");
+	m->license = g_strdup(o->license ? o->license : "unknown");
+	m->citation = g_strdup(o->citation);
+	m->trainer = g_strdup_printf(
+	    "lbfgs l2=%g nb-alpha=%g iter=%u/%u class-weight=%s prune=%g "
+	    "rows=%zu positive=%zu",
+	    o->l2, o->nb_alpha, iters, o->max_iter,
+	    o->balanced ? "balanced" : "none", o->prune, n, npos);
+	g_free(map);
+	g_free(w);
+	g_free(r);
+	g_free(p.row);
+	g_free(p.col);
+	g_free(p.val);
+	g_free(p.y);
+	g_free(p.c);
+	return m;
+}
+
+/* model_oneline - a header value: newlines and tabs become spaces */
+static void
+model_put_value(FILE *f, const char *key, const char *v)
+{
+	fprintf(f, "%s: ", key);
+	for (; *v; v++)
+		fputc(*v == '\n' || *v == '\r' || *v == '\t' ? ' ' : *v, f);
+	fputc('\n', f);
+}
+
+/* model_save - write the model file atomically */
+int
+model_save(const struct model *m, const char *path, char **error_r)
+{
+	char *tmp = g_strconcat(path, ".tmp", NULL);
+	FILE *f = fopen(tmp, "w");
+	int err;
+
+	if (f == NULL) {
+		*error_r = g_strdup_printf("%s: %s", tmp, g_strerror(errno));
+		g_free(tmp);
+		return -1;
+	}
+	fprintf(f, "triage-model %d\n", MODEL_FORMAT_VERSION);
+	model_put_value(f, "class", m->class_spec);
+	model_put_value(f, "features", MODEL_FEATURE_SET);
+	fprintf(f, "hash: %s seed=0x%08x bits=%u\n", MODEL_HASH_NAME,
+		MODEL_HASH_SEED, m->bits);
+	model_put_value(f, "data", m->data ? m->data : "unknown");
+	model_put_value(f, "license", m->license ? m->license : "unknown");
+	if (m->citation != NULL)
+		model_put_value(f, "citation", m->citation);
+	if (m->trainer != NULL)
+		model_put_value(f, "trainer", m->trainer);
+	fprintf(f, "bias: %.9g\n", m->bias);
+	fprintf(f, "weights: %zu\n", m->nnz);
+	for (size_t b = 0; b <= m->mask; b++)
+		if (m->w[b] != 0)
+			fprintf(f, "%zu %.6g\n", b, (double)m->w[b]);
+	err = ferror(f);
+	if (fclose(f) != 0 || err) {
+		*error_r = g_strdup_printf("%s: write error", tmp);
+		(void)remove(tmp);
+		g_free(tmp);
+		return -1;
+	}
+	if (rename(tmp, path) != 0) {
+		*error_r = g_strdup_printf("%s: %s", path, g_strerror(errno));
+		(void)remove(tmp);
+		g_free(tmp);
+		return -1;
+	}
+	g_free(tmp);
+	return 0;
+}
+
+/* Parser state of model_load(). */
+struct model_parse {
+	const char *path;
+	unsigned line;
+	char *error;
+};
+
+/* model_fail - record "path:line: why" and return -1 */
+static int G_GNUC_PRINTF(2, 3)
+    model_fail(struct model_parse *ps, const char *fmt, ...)
+{
+	va_list ap;
+	char *why;
+
+	va_start(ap, fmt);
+	why = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	ps->error = g_strdup_printf("%s:%u: %s", ps->path, ps->line, why);
+	g_free(why);
+	return -1;
+}
+
+/* model_parse_hash - "fnv1a32-fmix32 seed=0x... bits=N" */
+static int
+model_parse_hash(struct model_parse *ps, const char *v, unsigned *bits_r)
+{
+	char name[32];
+	unsigned seed, bits;
+	int end = 0;
+
+	if (sscanf(v, "%31s seed=%x bits=%u%n", name, &seed, &bits, &end) !=
+		3 ||
+	    v[end] != '\0')
+		return model_fail(ps,
+				  "hash: expected \"%s seed=0x%08x "
+				  "bits=N\"",
+				  MODEL_HASH_NAME, MODEL_HASH_SEED);
+	if (strcmp(name, MODEL_HASH_NAME) != 0 || seed != MODEL_HASH_SEED)
+		return model_fail(ps, "hash: unsupported hash \"%s\" seed 0x%x",
+				  name, seed);
+	if (bits < MODEL_MIN_BITS || bits > MODEL_MAX_BITS)
+		return model_fail(ps, "hash: bits %u not in %d..%d", bits,
+				  MODEL_MIN_BITS, MODEL_MAX_BITS);
+	*bits_r = bits;
+	return 0;
+}
+
+/* Header values before the weights. */
+struct model_header {
+	int version;
+	unsigned bits;
+	int have_features, have_bias;
+	double bias;
+	char *class_spec, *data, *license, *citation, *trainer;
+};
+
+/* model_header_line - one "key: value" line of the header */
+static int
+model_header_line(struct model_parse *ps, struct model_header *hd, char *s)
+{
+	char *colon = strchr(s, ':'), *v, *end;
+	char **slot = NULL;
+
+	if (colon == NULL)
+		return model_fail(ps, "expected \"key: value\"");
+	*colon = '\0';
+	v = g_strstrip(colon + 1);
+	if (strcmp(s, "class") == 0) {
+		slot = &hd->class_spec;
+	} else if (strcmp(s, "data") == 0) {
+		slot = &hd->data;
+	} else if (strcmp(s, "license") == 0) {
+		slot = &hd->license;
+	} else if (strcmp(s, "citation") == 0) {
+		slot = &hd->citation;
+	} else if (strcmp(s, "trainer") == 0) {
+		slot = &hd->trainer;
+	} else if (strcmp(s, "features") == 0) {
+		if (strcmp(v, MODEL_FEATURE_SET) != 0)
+			return model_fail(ps,
+					  "features: \"%s\" unsupported "
+					  "(this build: \"%s\")",
+					  v, MODEL_FEATURE_SET);
+		hd->have_features = 1;
+		return 0;
+	} else if (strcmp(s, "hash") == 0) {
+		return model_parse_hash(ps, v, &hd->bits);
+	} else if (strcmp(s, "bias") == 0) {
+		errno = 0;
+		hd->bias = strtod(v, &end);
+		if (errno != 0 || end == v || *end != '\0' ||
+		    !isfinite(hd->bias))
+			return model_fail(ps, "bias: not a number");
+		hd->have_bias = 1;
+		return 0;
+	} else {
+		return model_fail(ps, "unknown key \"%s\"", s);
+	}
+	if (*slot != NULL)
+		return model_fail(ps, "%s: given twice", s);
+	*slot = g_strdup(v);
+	return 0;
+}
+
+/* model_weight_line - "INDEX WEIGHT", indexes ascending */
+static int
+model_weight_line(struct model_parse *ps, struct model *m, const char *s,
+		  long *last)
+{
+	char *end;
+	unsigned long idx;
+	double wt;
+
+	errno = 0;
+	idx = strtoul(s, &end, 10);
+	if (errno != 0 || end == s || (*end != ' ' && *end != '\t'))
+		return model_fail(ps, "expected \"INDEX WEIGHT\"");
+	if (idx > m->mask)
+		return model_fail(ps, "index %lu beyond 2^%u buckets", idx,
+				  m->bits);
+	if ((long)idx <= *last)
+		return model_fail(ps, "index %lu not ascending", idx);
+	s = end;
+	wt = strtod(s, &end);
+	while (*end == ' ' || *end == '\t' || *end == '\r')
+		end++;
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(wt))
+		return model_fail(ps, "weight: not a number");
+	*last = (long)idx;
+	m->w[idx] = (float)wt;
+	if (m->w[idx] != 0)
+		m->nnz++;
+	return 0;
+}
+
+/* model_header_clear - free header strings not handed to a model */
+static void
+model_header_clear(struct model_header *hd)
+{
+	g_free(hd->class_spec);
+	g_free(hd->data);
+	g_free(hd->license);
+	g_free(hd->citation);
+	g_free(hd->trainer);
+}
+
+/* model_parse_text - the whole file; NULL and ps->error on error */
+static struct model *
+model_parse_text(struct model_parse *ps, char *buf)
+{
+	struct model_header hd = {0};
+	struct model *m = NULL;
+	unsigned long want = 0, got = 0;
+	long last = -1;
+	char *line = buf, *next;
+	int in_weights = 0, rc = 0;
+
+	for (; line != NULL && rc == 0; line = next) {
+		char *s;
+
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		else if (*line == '\0')
+			break;
+		ps->line++;
+		s = g_strstrip(line);
+		if (in_weights) {
+			if (got == want) {
+				if (*s != '\0')
+					rc = model_fail(ps,
+							"more than %lu "
+							"weights",
+							want);
+				continue;
+			}
+			rc = model_weight_line(ps, m, s, &last);
+			got++;
+			continue;
+		}
+		if (*s == '\0' || *s == '#')
+			continue;
+		if (hd.version == 0) {
+			if (sscanf(s, "triage-model %d", &hd.version) != 1)
+				rc = model_fail(ps, "not a triage-model file");
+			else if (hd.version != MODEL_FORMAT_VERSION)
+				rc = model_fail(ps, "version %d unsupported",
+						hd.version);
+			continue;
+		}
+		if (strncmp(s, "weights:", 8) == 0) {
+			char *end;
+
+			errno = 0;
+			want = strtoul(s + 8, &end, 10);
+			if (errno != 0 || end == s + 8 || *end != '\0')
+				rc = model_fail(ps, "weights: not a count");
+			else if (!hd.have_features || hd.bits == 0 ||
+				 !hd.have_bias || hd.class_spec == NULL)
+				rc = model_fail(ps, "class, features, hash or "
+						    "bias missing before "
+						    "weights");
+			else if (want > (1UL << hd.bits))
+				rc = model_fail(ps, "weights: more than 2^%u",
+						hd.bits);
+			else
+				m = model_new(hd.bits);
+			in_weights = 1;
+			continue;
+		}
+		rc = model_header_line(ps, &hd, s);
+	}
+	if (rc == 0 && hd.version == 0)
+		rc = model_fail(ps, "empty file");
+	else if (rc == 0 && !in_weights)
+		rc = model_fail(ps, "no \"weights:\" line");
+	else if (rc == 0 && got < want)
+		rc = model_fail(ps, "%lu weights of %lu: file truncated", got,
+				want);
+	if (rc != 0) {
+		model_header_clear(&hd);
+		return model_free(m);
+	}
+	m->bias = hd.bias;
+	m->class_spec = hd.class_spec;
+	m->data = hd.data;
+	m->license = hd.license;
+	m->citation = hd.citation;
+	m->trainer = hd.trainer;
+	return m;
+}
+
+/* model_load - read a model file */
+struct model *
+model_load(const char *path, char **error_r)
+{
+	struct model_parse ps = {.path = path, .line = 0, .error = NULL};
+	struct model *m;
+	GError *gerr = NULL;
+	gchar *buf;
+	gsize len;
+
+	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
+		*error_r = g_strdup_printf("%s:0: %s", path, gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	if (len > MODEL_MAX_FILE_BYTES || memchr(buf, '\0', len) != NULL) {
+		g_free(buf);
+		*error_r = g_strdup_printf("%s:0: too large or binary", path);
+		return NULL;
+	}
+	m = model_parse_text(&ps, buf);
+	g_free(buf);
+	if (m == NULL)
+		*error_r = ps.error;
+	return m;
+}
+
+/* model_unescape - undo \n, \t, \\ and \r escapes (as --eval does) */
+static char *
+model_unescape(const char *s, size_t max)
+{
+	GString *out = g_string_sized_new(strlen(s));
+
+	for (; *s && out->len < max; s++) {
+		if (*s != '\\' || s[1] == '\0') {
+			g_string_append_c(out, *s);
+			continue;
+		}
+		s++;
+		if (*s == 'n')
+			g_string_append_c(out, '\n');
+		else if (*s == 't')
+			g_string_append_c(out, '\t');
+		else if (*s != 'r')
+			g_string_append_c(out, *s);
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* model_label_positive - whether a label list names a flag of the class */
+static int
+model_label_positive(const char *labels, char *const *flags)
+{
+	char **l = g_strsplit_set(labels, ",|", -1);
+	int pos = 0;
+
+	for (char **p = l; *p && !pos; p++) {
+		g_strstrip(*p);
+		for (char *const *f = flags; *f && !pos; f++)
+			pos = **p != '\0' && strcmp(*p, *f) == 0;
+	}
+	g_strfreev(l);
+	return pos;
+}
+
+/* model_data_push - one featurized row */
+static void
+model_data_push(struct model_data *d, size_t *cap, const char *text, int y)
+{
+	struct norm *nm = norm_text(text, strlen(text), 0);
+
+	if (d->n == *cap) {
+		*cap = *cap ? *cap * 2 : 1024;
+		d->xs = g_renew(struct model_fv, d->xs, *cap);
+		d->ys = g_renew(int, d->ys, *cap);
+	}
+	memset(&d->xs[d->n], 0, sizeof(d->xs[d->n]));
+	model_features(nm, NULL, 0, &d->xs[d->n]);
+	/* trim the reusable buffer to size: a data set holds many rows */
+	d->xs[d->n].cap = d->xs[d->n].n ? d->xs[d->n].n : 1;
+	d->xs[d->n].h = g_renew(uint32_t, d->xs[d->n].h, d->xs[d->n].cap);
+	d->xs[d->n].v = g_renew(float, d->xs[d->n].v, d->xs[d->n].cap);
+	g_free(d->xs[d->n].tmp);
+	d->xs[d->n].tmp = NULL;
+	d->ys[d->n] = y;
+	d->n_pos += y != 0;
+	d->n++;
+	norm_free(nm);
+}
+
+/* model_read_tsv - read and featurize a labeled TSV */
+int
+model_read_tsv(const char *tsv, const char *class_spec, struct model_data *out,
+	       char **error_r)
+{
+	struct model_data d = {0};
+	GError *gerr = NULL;
+	gchar *buf;
+	char **lines, **flags;
+	size_t cap = 0;
+
+	flags = g_strsplit_set(class_spec, ",|", -1);
+	for (char **f = flags; *f; f++)
+		g_strstrip(*f);
+	if (flags[0] == NULL || *flags[0] == '\0') {
+		g_strfreev(flags);
+		*error_r = g_strdup_printf("empty class \"%s\"", class_spec);
+		return -1;
+	}
+	if (!g_file_get_contents(tsv, &buf, NULL, &gerr)) {
+		*error_r = g_strdup(gerr->message);
+		g_error_free(gerr);
+		g_strfreev(flags);
+		return -1;
+	}
+	lines = g_strsplit(buf, "\n", -1);
+	g_free(buf);
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		char *tab = strchr(lines[i], '\t'), *text;
+		size_t len = strlen(lines[i]);
+
+		if (len > 0 && lines[i][len - 1] == '\r')
+			lines[i][len - 1] = '\0';
+		if (tab == NULL)
+			continue;
+		*tab = '\0';
+		if (i == 0 && strcmp(lines[i], "label") == 0)
+			continue;
+		text = model_unescape(tab + 1, MODEL_TSV_MAX_TEXT);
+		model_data_push(&d, &cap, text,
+				model_label_positive(lines[i], flags));
+		g_free(text);
+	}
+	g_strfreev(lines);
+	g_strfreev(flags);
+	if (d.n == 0) {
+		*error_r = g_strdup_printf("%s: no labeled rows", tsv);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* model_data_clear - release labeled data */
+void
+model_data_clear(struct model_data *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		model_fv_clear(&d->xs[i]);
+	g_free(d->xs);
+	g_free(d->ys);
+	memset(d, 0, sizeof(*d));
+}
+
+/* model_train_tsv - read, train, save */
+int
+model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
+		const struct model_train_opts *o, char **error_r)
+{
+	struct model_train_opts opts;
+	struct model_data d = {0};
+	struct model *m;
+	char *data;
+	int rc;
+
+	if (o == NULL)
+		model_train_defaults(&opts);
+	else
+		opts = *o;
+	if (model_read_tsv(tsv, class_spec, &d, error_r) < 0)
+		return -1;
+	data = g_strdup_printf("%s (%zu rows, %zu positive)",
+			       opts.data ? opts.data : tsv, d.n, d.n_pos);
+	opts.data = data;
+	opts.class_spec = class_spec;
+	m = model_train(d.xs, d.ys, d.n, &opts);
+	rc = model_save(m, out_path, error_r);
+	model_free(m);
+	model_data_clear(&d);
+	g_free(data);
+	return rc;
+}
+
+/* model_rand - splitmix64: a small seeded generator for fold shuffles */
+static uint64_t
+model_rand(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* model_fold_stats - precision, recall and F1 from the counts */
+static void
+model_fold_stats(struct model_cv_fold *f)
+{
+	double tp = (double)f->tp, fp = (double)f->fp, fn = (double)f->fn;
+	double tn = (double)f->tn;
+
+	f->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
+	f->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+	f->f1 = tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
+	f->f1_neg = tn > 0 ? 2 * tn / (2 * tn + fn + fp) : 0;
+	f->macro_f1 = (f->f1 + f->f1_neg) / 2;
+}
+
+/* model_cv - stratified k-fold cross-validation */
+int
+model_cv(const struct model_data *d, unsigned k, unsigned seed,
+	 double threshold, const struct model_train_opts *o,
+	 struct model_cv_fold *folds_r, char **error_r)
+{
+	unsigned *fold;
+	struct model_fv *xs;
+	int *ys;
+	size_t *idx, npos = 0, nneg = 0;
+	uint64_t st = seed;
+	struct model_cv_fold mean = {0};
+
+	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
+		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
+					   "least k rows",
+					   k, MODEL_CV_MAX_K);
+		return -1;
+	}
+	fold = g_new(unsigned, d->n);
+	idx = g_new(size_t, d->n);
+	/* positives first, then negatives, each shuffled (Fisher-Yates) */
+	for (size_t i = 0; i < d->n; i++)
+		if (d->ys[i])
+			idx[npos++] = i;
+	for (size_t i = 0; i < d->n; i++)
+		if (!d->ys[i])
+			idx[npos + nneg++] = i;
+	for (size_t part = 0; part < 2; part++) {
+		size_t base = part ? npos : 0, cnt = part ? nneg : npos;
+
+		for (size_t i = cnt; i > 1; i--) {
+			size_t j = (size_t)(model_rand(&st) % i), t;
+
+			t = idx[base + i - 1];
+			idx[base + i - 1] = idx[base + j];
+			idx[base + j] = t;
+		}
+	}
+	for (size_t i = 0; i < d->n; i++)
+		fold[idx[i]] = (unsigned)(i % k);
+	xs = g_new(struct model_fv, d->n);
+	ys = g_new(int, d->n);
+	for (unsigned f = 0; f < k; f++) {
+		struct model_cv_fold *r = &folds_r[f];
+		struct model *m;
+		size_t nt = 0;
+
+		memset(r, 0, sizeof(*r));
+		for (size_t i = 0; i < d->n; i++) {
+			if (fold[i] == f)
+				continue;
+			xs[nt] = d->xs[i]; /* shallow: storage stays in d */
+			ys[nt++] = d->ys[i];
+		}
+		m = model_train(xs, ys, nt, o);
+		for (size_t i = 0; i < d->n; i++) {
+			int got;
+
+			if (fold[i] != f)
+				continue;
+			got = model_score(m, &d->xs[i]) >= threshold;
+			if (got && d->ys[i])
+				r->tp++;
+			else if (got)
+				r->fp++;
+			else if (d->ys[i])
+				r->fn++;
+			else
+				r->tn++;
+		}
+		model_free(m);
+		model_fold_stats(r);
+		mean.tp += r->tp;
+		mean.fp += r->fp;
+		mean.fn += r->fn;
+		mean.tn += r->tn;
+		mean.precision += r->precision / k;
+		mean.recall += r->recall / k;
+		mean.f1 += r->f1 / k;
+		mean.f1_neg += r->f1_neg / k;
+		mean.macro_f1 += r->macro_f1 / k;
+	}
+	folds_r[k] = mean;
+	g_free(xs);
+	g_free(ys);
+	g_free(fold);
+	g_free(idx);
+	return 0;
+}
+
+/* model_cv_tsv - read a TSV and cross-validate */
+int
+model_cv_tsv(const char *tsv, const char *class_spec, unsigned k, unsigned seed,
+	     double threshold, const struct model_train_opts *o,
+	     struct model_cv_fold *folds_r, char **error_r)
+{
+	struct model_data d = {0};
+	int rc;
+
+	if (model_read_tsv(tsv, class_spec, &d, error_r) < 0)
+		return -1;
+	rc = model_cv(&d, k, seed, threshold, o, folds_r, error_r);
+	model_data_clear(&d);
+	return rc;
+}
