@@ -21,6 +21,7 @@
 #include "cfgfile.h"
 #include "config.h"
 #include "stats.h"
+#include "model.h"
 #include "rules.h"
 #include "sign.h"
 #include "strvec.h"
@@ -414,6 +415,13 @@ config_schema(void)
 	    CFG_STR_LIST("verify_keys", NULL, CFGF_NONE),
 	    CFG_END(),
 	};
+	static cfg_opt_t model_opts[] = {
+	    CFG_STR("file", "", CFGF_NONE),
+	    CFG_STR("category", "abusive", CFGF_NONE),
+	    CFG_FLOAT("weight", 3.0, CFGF_NONE),
+	    CFG_FLOAT("threshold", 0.9, CFGF_NONE),
+	    CFG_END(),
+	};
 	static cfg_opt_t frequent_opts[] = {
 	    CFG_INT("messages", 0, CFGF_NONE),
 	    CFG_STR("window", "24h", CFGF_NONE),
@@ -466,6 +474,7 @@ config_schema(void)
 	    CFG_SEC("reply", reply_opts, CFGF_NONE),
 	    CFG_SEC("frequent", frequent_opts, CFGF_NONE),
 	    CFG_SEC("signing", signing_opts, CFGF_NONE),
+	    CFG_SEC("model", model_opts, CFGF_NONE),
 	    CFG_STR_LIST("internal_hosts", NULL, CFGF_NONE),
 	    CFG_BOOL("skip_authenticated", cfg_false, CFGF_NONE),
 	    CFG_STR_LIST("skip_senders", NULL, CFGF_NONE),
@@ -1025,6 +1034,45 @@ out:
 	return rc;
 }
 
+/* config_model - load the learned model, if one is configured */
+static int
+config_model(struct triage_config *cf, cfg_t *cfg, const char *path,
+	     char **error_r)
+{
+	cfg_t *sec = cfg_getsec(cfg, "model");
+	const char *file = cfg_getstr(sec, "file");
+	char *err = NULL;
+
+	cf->model_category = g_strdup(cfg_getstr(sec, "category"));
+	cf->model_weight = cfg_getfloat(sec, "weight");
+	cf->model_threshold = cfg_getfloat(sec, "threshold");
+	if (*file == '\0')
+		return 0;
+	if (g_path_is_absolute(file)) {
+		cf->model_file = g_strdup(file);
+	} else {
+		char *dir = g_path_get_dirname(path ? path : ".");
+
+		cf->model_file = g_build_filename(dir, file, NULL);
+		g_free(dir);
+	}
+	if (cf->model_threshold <= 0 || cf->model_threshold >= 1 ||
+	    config_category(cf, cf->model_category) == NULL) {
+		*error_r = g_strdup_printf(
+		    "%s: model: threshold must be between 0 and 1 and "
+		    "category a defined one",
+		    cf->path);
+		return -1;
+	}
+	cf->model = model_load(cf->model_file, &err);
+	if (cf->model == NULL) {
+		*error_r = g_strdup_printf("%s: model: %s", cf->path, err);
+		g_free(err);
+		return -1;
+	}
+	return 0;
+}
+
 /* config_from_cfg - copy parsed values into a new snapshot */
 static struct triage_config *
 config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
@@ -1084,7 +1132,8 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
 			   config_check_rules(cf, error_r) != 0 ||
 			   config_templates(cf, error_r) != 0 ||
-			   config_signing(cf, cfg, error_r) != 0))
+			   config_signing(cf, cfg, error_r) != 0 ||
+			   config_model(cf, cfg, path, error_r) != 0))
 		return config_unref(cf);
 	return cf;
 }
@@ -1187,6 +1236,9 @@ config_unref(struct triage_config *cf)
 	g_free(cf->frequent.window);
 	skip_nets_clear(&cf->internal_hosts);
 	sign_keys_free(cf->sign_keys);
+	model_free(cf->model);
+	g_free(cf->model_file);
+	g_free(cf->model_category);
 	g_free(cf->sign_key_id);
 	strvec_clear(&cf->skip_senders);
 	strvec_clear(&cf->skip_recipients);

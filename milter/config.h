@@ -74,6 +74,7 @@ struct config_frequent {
 
 struct rule_set;
 struct sign_keys;
+struct model;
 
 struct triage_config {
 	int refcount; /* atomic; see config_ref()/config_unref() */
@@ -128,6 +129,13 @@ struct triage_config {
 	struct strvec skip_senders;
 	struct strvec skip_recipients;
 	int skipped_flag; /* add "X-Triage-Flags: skipped" (else nothing) */
+
+	/* the learned model (model.h); NULL = rules only */
+	struct model *model;
+	char *model_file;
+	char *model_category; /* where its score goes, "abusive" */
+	double model_weight;  /* score = weight * probability */
+	double model_threshold;
 
 	/* signed verdicts (sign.h); NULL = not signed */
 	struct sign_keys *sign_keys;

@@ -26,6 +26,7 @@
 #include "eval.h"
 #include "log.h"
 #include "milter.h"
+#include "model.h"
 #include "stats.h"
 #include "offline.h"
 #include "rules.h"
@@ -42,7 +43,10 @@ enum {
 	OPT_EVAL,
 	OPT_LABELS,
 	OPT_VERIFY,
-	OPT_GENKEY
+	OPT_GENKEY,
+	OPT_TRAIN,
+	OPT_CLASS,
+	OPT_LICENSE
 };
 
 static const struct option main_longopts[] = {
@@ -53,6 +57,9 @@ static const struct option main_longopts[] = {
     {"labels", required_argument, NULL, OPT_LABELS},
     {"verify", required_argument, NULL, OPT_VERIFY},
     {"generate-key", required_argument, NULL, OPT_GENKEY},
+    {"train", required_argument, NULL, OPT_TRAIN},
+    {"class", required_argument, NULL, OPT_CLASS},
+    {"license", required_argument, NULL, OPT_LICENSE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -72,6 +79,8 @@ main_usage(FILE *fp)
 		"config]\n"
 		"       triage-milter --verify message [-c config]\n"
 		"       triage-milter --generate-key path\n"
+		"       triage-milter --train labeled.tsv -o model [--class "
+		"flags] [--license text]\n"
 		"       triage-milter -V\n"
 		"  -c FILE    configuration file (default %s)\n"
 		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
@@ -309,6 +318,30 @@ main_verify(const struct triage_config *cf, const char *path)
 	return (int)r;
 }
 
+/* main_train - --train: a learned model from labeled TSV; 0 or 1 */
+static int
+main_train(const char *tsv, const char *out, const char *class_spec,
+	   const char *license)
+{
+	struct model_train_opts o;
+	char *error = NULL;
+
+	if (out == NULL) {
+		fprintf(stderr, "triage-milter: --train needs -o MODEL\n");
+		return 1;
+	}
+	triage_init();
+	model_train_defaults(&o);
+	o.class_spec = class_spec;
+	o.license = license;
+	if (model_train_tsv(tsv, class_spec, out, &o, &error) != 0) {
+		fprintf(stderr, "triage-milter: %s\n", error);
+		g_free(error);
+		return 1;
+	}
+	return 0;
+}
+
 /* main_generate_key - --generate-key: a new key file, mode 0600 */
 static int
 main_generate_key(const char *path)
@@ -504,10 +537,13 @@ main(int argc, char **argv)
 	struct offline_opts oo = {0};
 	struct eval_opts eo = {0};
 	const char *eval_path = NULL, *verify_path = NULL;
+	const char *train_path = NULL, *train_out = NULL;
+	const char *train_class = "abusive|profanity";
+	const char *train_license = "as the training data's";
 	struct triage_config *cf;
 	char *error = NULL;
 
-	while ((ch = getopt_long(argc, argv, "c:fhnp:tvV", main_longopts,
+	while ((ch = getopt_long(argc, argv, "c:fhno:p:tvV", main_longopts,
 				 NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -554,12 +590,27 @@ main(int argc, char **argv)
 			break;
 		case OPT_GENKEY:
 			return main_generate_key(optarg);
+		case OPT_TRAIN:
+			train_path = optarg;
+			break;
+		case OPT_CLASS:
+			train_class = optarg;
+			break;
+		case OPT_LICENSE:
+			train_license = optarg;
+			break;
+		case 'o':
+			train_out = optarg;
+			break;
 		default:
 			main_usage(stderr);
 			return 1;
 		}
 	}
 	log_set_verbose(verbose);
+	if (train_path != NULL)
+		return main_train(train_path, train_out, train_class,
+				  train_license);
 	/* GMime parses addresses while the configuration is read */
 	triage_init();
 	if (offline && optind >= argc) {

@@ -19,6 +19,7 @@
 
 #include "classify.h"
 #include "message.h"
+#include "model.h"
 #include "normalize.h"
 #include "quote.h"
 #include "rules.h"
@@ -111,6 +112,34 @@ triage_quote(const char *text, size_t start, size_t end)
 	return g_string_free(q, FALSE);
 }
 
+/*
+ * triage_model - the learned model as one more hit: MODEL_RULE(weight *
+ * probability) in its category when the probability reaches the
+ * threshold, so thresholds and routes stay in one place
+ */
+static void
+triage_model(const struct triage_config *cf, const struct norm *norm,
+	     struct triage_result *res)
+{
+	struct model_fv fv = {0};
+	struct triage_hit *t;
+	double p;
+
+	model_features(norm, NULL, 0, &fv);
+	p = model_score(cf->model, &fv);
+	model_fv_clear(&fv);
+	res->model_p = p;
+	if (p < cf->model_threshold)
+		return;
+	t = &res->hits[res->n_hits++];
+	t->rule = g_strdup(TRIAGE_MODEL_RULE);
+	t->category = g_strdup(cf->model_category);
+	t->score = cf->model_weight * p;
+	t->describe = g_strdup_printf("learned model: probability %.2f", p);
+	t->file = g_strdup(cf->model_file);
+	t->line = 0;
+}
+
 /* triage_classify - match the rules on subject + new text */
 static void
 triage_classify(const struct triage_config *cf, struct message *m,
@@ -140,8 +169,9 @@ triage_classify(const struct triage_config *cf, struct message *m,
 	in.shout = &shout;
 	in.header = triage_header;
 	in.header_ctx = &th;
-	classify_run(cf->rules, &in, &out);
-	res->hits = g_new0(struct triage_hit, out.n ? out.n : 1);
+	if (cf->rules != NULL)
+		classify_run(cf->rules, &in, &out);
+	res->hits = g_new0(struct triage_hit, out.n + 1);
 	for (size_t i = 0; i < out.n; i++) {
 		const struct classify_hit *h = &out.hits[i];
 		struct triage_hit *t = &res->hits[res->n_hits++];
@@ -160,6 +190,8 @@ triage_classify(const struct triage_config *cf, struct message *m,
 			t->end = h->end < body_off ? h->end : h->end - body_off;
 		}
 	}
+	if (cf->model != NULL)
+		triage_model(cf, norm, res);
 	if (norm->truncated)
 		res->limited = 1;
 	classify_result_clear(&out);
@@ -196,6 +228,7 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	struct triage_result *res = g_new0(struct triage_result, 1);
 
 	res->sender_count = -1;
+	res->model_p = -1;
 	struct message_limits lim = {cf->max_mime_depth, cf->max_mime_parts,
 				     cf->max_text_bytes};
 	struct quote_split qs = {0};
@@ -230,7 +263,7 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	res->length.paragraphs = ts.paragraphs;
 	res->length.quoted = qs.quoted;
 	res->length.signature = qs.signature;
-	if (cf->rules != NULL &&
+	if ((cf->rules != NULL || cf->model != NULL) &&
 	    triage_elapsed_ms(start) <= (gint64)cf->scan_timeout_ms)
 		triage_classify(cf, m, qs.fresh, res);
 	quote_split_clear(&qs);
@@ -246,7 +279,7 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 		verdict_decide(cf, res,
 			       env->truncated || m->limited || res->limited);
 		ack_decide(cf, m, env, res);
-		xheaders_build(res, cf->rules != NULL);
+		xheaders_build(res, cf->rules != NULL || cf->model != NULL);
 	}
 	message_free(m);
 	return res;

@@ -22,6 +22,9 @@
 
 struct store;
 
+/* The name the learned model's hit is reported under. */
+#define TRIAGE_MODEL_RULE "ABUSIVE_MODEL"
+
 /* triage_env - what the MTA told us about the message */
 struct triage_env {
 	const char *queue_id;    /* {i}, or a file name offline */
@@ -98,6 +101,7 @@ struct triage_result {
 	struct strvec add_names; /* headers to add, in order */
 	struct strvec add_values;
 	long sender_count;  /* messages from this sender in the window; -1 */
+	double model_p;     /* the learned model's probability; -1 = none */
 	char *count_window; /* the window as configured, e.g. "24h" */
 	struct triage_ack *ack; /* the acknowledgment decision, or NULL */
 	char *error;            /* non-NULL: the engine failed; apply nothing */

@@ -122,6 +122,25 @@ run -n -c "$T/reply.conf"
 t_eq "-n with an unknown template variable: exit 1" 1 "$rc"
 t_match "-n names the unknown variable" "^$T/templates/general.txt:1: .*nosuch" "$err"
 
+# ---- --train and the model in the verdict ------------------------------------
+run --train "$top_srcdir/tests/unit/model/tiny.tsv" -o "$T/tiny.model" \
+	--class abusive --license "test fixture"
+t_eq "--train on the fixture: exit 0" 0 "$rc"
+t_match "--train writes a model with its header" "^triage-model 1" \
+	"$(head -n 1 "$T/tiny.model" 2>/dev/null)"
+printf 'model {\n\tfile = "%s"\n\tweight = 6.0\n\tthreshold = 0.5\n}\n' \
+	"$T/tiny.model" >"$T/model.conf"
+printf 'From: a@example.org\nSubject: hi\n\nshut up you stupid idiot\n' >"$T/rude.eml"
+printf 'From: a@example.org\nSubject: hi\n\nplease send the invoice, thank you\n' >"$T/kind.eml"
+run -c "$T/model.conf" -t -v "$T/rude.eml"
+t_match "the model scores a rude line: ABUSIVE_MODEL hit, flag abusive" \
+	"ABUSIVE_MODEL" "$out"
+t_match "... and the flag follows" "^\+X-Triage-Flags: abusive" "$out"
+run -c "$T/model.conf" -t -v "$T/kind.eml"
+t_check "the model leaves a kind line alone" test "$(echo "$out" | grep -c ABUSIVE_MODEL)" -eq 0
+run --train "$T/does-not-exist.tsv" -o "$T/x.model"
+t_eq "--train on a missing file: exit 1" 1 "$rc"
+
 # ---- privileges -------------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
 	printf 'socket = "unix:%s/root.sock"\n' "$T" >"$T/root.conf"
