@@ -410,12 +410,18 @@ norm_finish(struct norm_build *b, const char *s, size_t len, size_t *toff_r,
 	    size_t *aoff_r, unsigned *flags)
 {
 	const char *p;
-	const char *end = s + len;
+	const char *end;
 	int map = 0;
 	int stretched = 0;
 	int alnum = 0;
 	gunichar rc = 0;
 	size_t rcnt = 0;
+
+	/* a word of combining marks only folds to nothing (and s may be
+	 * NULL then: no pointer arithmetic on it) */
+	if (len == 0)
+		return 0;
+	end = s + len;
 
 	/* Map look-alikes only where they hide among Latin letters. */
 	for (p = s; p < end; p++) {

@@ -20,27 +20,47 @@ xheaders_is_triage(const char *name)
 				   strlen(XHEADERS_PREFIX)) == 0;
 }
 
-/* xheaders_plan_delete - every X-Triage-* header, last arrival first */
+/*
+ * xheaders_plan_delete - every X-Triage-* header, last arrival first
+ *
+ * One pass numbers each copy of a name (case-insensitively) as the MTA
+ * does; linear in the number of headers, since a sender controls it.
+ */
 void
 xheaders_plan_delete(const char *const *names, size_t n,
 		     struct triage_delete **del_r, size_t *n_del_r)
 {
-	struct triage_delete *del = NULL;
-	size_t n_del = 0;
+	GHashTable *seen =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	int *index = g_new0(int, n ? n : 1);
+	struct triage_delete *del;
+	size_t n_del = 0, total = 0;
 
-	for (size_t i = n; i-- > 0;) {
-		int index = 0;
+	for (size_t i = 0; i < n; i++) {
+		char *key;
+		int count;
 
 		if (!xheaders_is_triage(names[i]))
 			continue;
-		/* index = how many same-name headers up to and with this */
-		for (size_t j = 0; j <= i; j++)
-			if (g_ascii_strcasecmp(names[j], names[i]) == 0)
-				index++;
-		del = g_renew(struct triage_delete, del, n_del + 1);
+		key = g_ascii_strdown(names[i], -1);
+		count = GPOINTER_TO_INT(g_hash_table_lookup(seen, key)) + 1;
+		index[i] = count;
+		g_hash_table_replace(seen, key, GINT_TO_POINTER(count));
+		total++;
+	}
+	del = g_new0(struct triage_delete, total ? total : 1);
+	for (size_t i = n; i-- > 0;) {
+		if (index[i] == 0)
+			continue;
 		del[n_del].name = g_strdup(names[i]);
-		del[n_del].index = index;
+		del[n_del].index = index[i];
 		n_del++;
+	}
+	g_free(index);
+	g_hash_table_destroy(seen);
+	if (n_del == 0) {
+		g_free(del);
+		del = NULL;
 	}
 	*del_r = del;
 	*n_del_r = n_del;
