@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
 #include <lmdb.h>
@@ -515,6 +516,18 @@ lmdb_open(const char *location, char **error_r)
 	}
 	if (stat(ls->dir, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
 		*error_r = g_strdup_printf("lmdb:%s: not a directory", ls->dir);
+		lmdb_close(ls);
+		return NULL;
+	}
+	/* others could swap the database under us: refuse, and say how */
+	if ((sb.st_mode & 022) != 0 ||
+	    (sb.st_uid != geteuid() && sb.st_uid != 0)) {
+		*error_r = g_strdup_printf(
+		    "lmdb:%s: the store directory must belong to us (uid %lu) "
+		    "and not be writable by group or others (mode %04o; "
+		    "chmod 700 %s)",
+		    ls->dir, (unsigned long)geteuid(),
+		    (unsigned)(sb.st_mode & 07777), ls->dir);
 		lmdb_close(ls);
 		return NULL;
 	}

@@ -819,6 +819,34 @@ open_as_nobody(const char *uri, const char *key_file)
 	return WEXITSTATUS(status) == 1 ? NULL : g_strdup(buf);
 }
 
+/* a store directory others may write to is refused, with the fix */
+START_TEST(test_open_dir_refused)
+{
+	char *dir, *uri, *error = NULL;
+	struct store *st;
+
+	if (!fx.lmdb)
+		return;
+	dir = g_build_filename(fx.tmp, "shared", NULL);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	uri = g_strdup_printf("lmdb:%s", dir);
+	st = store_open(uri, NULL, &error);
+	ck_assert_ptr_null(st);
+	ck_assert_msg(error != NULL && strstr(error, "not be writable") &&
+			  strstr(error, dir),
+		      "%s", error ? error : "(no error)");
+	g_free(error);
+	error = NULL;
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	st = store_open(uri, NULL, &error);
+	ck_assert_msg(st != NULL, "%s", error);
+	store_close(st);
+	g_free(uri);
+	g_free(dir);
+}
+END_TEST
+
 START_TEST(test_unwritable_dir)
 {
 	char *ro, *uri, *key, *error;
@@ -999,6 +1027,7 @@ store_suite(void)
 	tcase_add_test(tc, test_key_file_bad);
 	tcase_add_test(tc, test_no_plaintext);
 	tcase_add_test(tc, test_unwritable_dir);
+	tcase_add_test(tc, test_open_dir_refused);
 	tcase_add_test(tc, test_bad_uri);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_map_full);
