@@ -407,6 +407,10 @@ quote_marker_line(const struct quote_line *ln)
 	/* Markers are short; prose mentioning one is not a marker. */
 	if (len == 0 || len > 80)
 		return 0;
+	/* every marker has a '-' or ends in ':': most lines stop here,
+	 * before the costly lowercasing (the hot spot of long mail) */
+	if (memchr(p, '-', len) == NULL && p[len - 1] != ':')
+		return 0;
 	low = quote_lower(p, len);
 	if (quote_has_any(low, quote_forward_markers)) {
 		/* "Begin forwarded message:" or dashes around the words */
