@@ -24,6 +24,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "secret.h"
 #include "sign.h"
 
 /* Every header the milter adds starts with this (as in xheaders.h). */
@@ -333,33 +334,6 @@ sign_key_generate(const char *path, char **error_r)
 	return ok ? 0 : -1;
 }
 
-/* sign_check_key_file - refuse a key file others could read or replace */
-static int
-sign_check_key_file(const char *path, const struct stat *sb, char **error_r)
-{
-	if (!S_ISREG(sb->st_mode)) {
-		*error_r =
-		    g_strdup_printf("%s: key file is not a regular file", path);
-		return -1;
-	}
-	/* ours, or root's (trusted); root itself reads a file it will hand
-	 * to the user it drops to */
-	if (sb->st_uid != geteuid() && sb->st_uid != 0 && geteuid() != 0) {
-		*error_r = g_strdup_printf(
-		    "%s: key file is owned by uid %lu, not by us (uid %lu)",
-		    path, (unsigned long)sb->st_uid, (unsigned long)geteuid());
-		return -1;
-	}
-	if ((sb->st_mode & 077) != 0) {
-		*error_r = g_strdup_printf(
-		    "%s: key file has group or other permissions (mode %04o); "
-		    "it must be 0600 or 0400 (chmod 600 %s)",
-		    path, (unsigned)(sb->st_mode & 07777), path);
-		return -1;
-	}
-	return 0;
-}
-
 /* sign_read_file - the whole key file after the checks; length or -1 */
 static ssize_t
 sign_read_file(const char *path, char *buf, size_t size, char **error_r)
@@ -368,23 +342,9 @@ sign_read_file(const char *path, char *buf, size_t size, char **error_r)
 	size_t got = 0;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		*error_r =
-		    g_strdup_printf("%s: cannot open key file: %s", path,
-				    errno == ELOOP ? "it is a symbolic link"
-						   : g_strerror(errno));
+	fd = secret_open(path, "key file", 1, &sb, error_r);
+	if (fd < 0)
 		return -1;
-	}
-	if (fstat(fd, &sb) < 0) {
-		*error_r = g_strdup_printf("%s: %s", path, g_strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (sign_check_key_file(path, &sb, error_r) < 0) {
-		close(fd);
-		return -1;
-	}
 	while (got < size) {
 		ssize_t n = read(fd, buf + got, size - got);
 

@@ -22,6 +22,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "secret.h"
 #include "store.h"
 
 struct store {
@@ -157,37 +158,6 @@ store_create_key(const char *path, char **error_r)
 	return ok ? 0 : -1;
 }
 
-/* store_check_key_file - refuse a key file others could read or replace */
-static int
-store_check_key_file(const char *path, const struct stat *sb, char **error_r)
-{
-	if (!S_ISREG(sb->st_mode)) {
-		*error_r =
-		    g_strdup_printf("%s: site key is not a regular file", path);
-		return -1;
-	}
-	if (sb->st_uid != geteuid()) {
-		*error_r = g_strdup_printf(
-		    "%s: site key is owned by uid %lu, not by us (uid %lu)",
-		    path, (unsigned long)sb->st_uid, (unsigned long)geteuid());
-		return -1;
-	}
-	if ((sb->st_mode & 077) != 0) {
-		*error_r = g_strdup_printf(
-		    "%s: site key has group or other permissions (mode %04o); "
-		    "it must be 0600 (chmod 600 %s)",
-		    path, (unsigned)(sb->st_mode & 07777), path);
-		return -1;
-	}
-	if (sb->st_size != STORE_SITE_KEY_BYTES) {
-		*error_r = g_strdup_printf(
-		    "%s: site key must be %d bytes, not %lld", path,
-		    STORE_SITE_KEY_BYTES, (long long)sb->st_size);
-		return -1;
-	}
-	return 0;
-}
-
 /* store_load_key - read the site key at path, creating it if missing */
 static int
 store_load_key(const char *path, unsigned char *key, char **error_r)
@@ -196,25 +166,17 @@ store_load_key(const char *path, unsigned char *key, char **error_r)
 	ssize_t got;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 && errno == ENOENT) {
-		if (store_create_key(path, error_r) < 0)
-			return -1;
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (fd < 0) {
-		*error_r =
-		    g_strdup_printf("%s: cannot open site key: %s", path,
-				    errno == ELOOP ? "it is a symbolic link"
-						   : g_strerror(errno));
+	/* created on first start; a symbolic link is not "missing" */
+	if (lstat(path, &sb) < 0 && errno == ENOENT &&
+	    store_create_key(path, error_r) < 0)
 		return -1;
-	}
-	if (fstat(fd, &sb) < 0) {
-		*error_r = g_strdup_printf("%s: %s", path, g_strerror(errno));
-		close(fd);
+	fd = secret_open(path, "site key", 0, &sb, error_r);
+	if (fd < 0)
 		return -1;
-	}
-	if (store_check_key_file(path, &sb, error_r) < 0) {
+	if (sb.st_size != STORE_SITE_KEY_BYTES) {
+		*error_r = g_strdup_printf(
+		    "%s: site key must be %d bytes, not %lld", path,
+		    STORE_SITE_KEY_BYTES, (long long)sb.st_size);
 		close(fd);
 		return -1;
 	}
