@@ -332,6 +332,48 @@ validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
 	return validate_range(cfg, opt, 10, 600000);
 }
 
+static int
+validate_headers(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_range(cfg, opt, 10, 1000000);
+}
+
+/* 1 KiB minimum: Subject, From and Message-ID must fit. */
+static int
+validate_header_bytes(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_range(cfg, opt, 1024, 64L * 1024 * 1024);
+}
+
+static int
+validate_tokens(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_range(cfg, opt, 100, 100000000);
+}
+
+/* PCRE2's own defaults are 10000000 each; below 1000 nothing matches. */
+static int
+validate_regex_limit(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_range(cfg, opt, 1000, 100000000);
+}
+
+/* 0 (never spill) or at least 4 KiB. */
+static int
+validate_memory_bytes(cfg_t *cfg, cfg_opt_t *opt)
+{
+	if (cfg_opt_getnint(opt, 0) == 0)
+		return 0;
+	return validate_range(cfg, opt, 4096, 64L * 1024 * 1024);
+}
+
+/* 0 = one per CPU. */
+static int
+validate_scans(cfg_t *cfg, cfg_opt_t *opt)
+{
+	return validate_range(cfg, opt, 0, 4096);
+}
+
 static int validate_duration(cfg_t *cfg, cfg_opt_t *opt);
 
 /* validate_stats_listen - a numeric address or a port alone */
@@ -465,6 +507,15 @@ config_schema(void)
 	    CFG_INT("max_mime_parts", CONFIG_DEF_MAX_MIME_PARTS, CFGF_NONE),
 	    CFG_INT("max_text_bytes", CONFIG_DEF_MAX_TEXT_BYTES, CFGF_NONE),
 	    CFG_INT("scan_timeout_ms", CONFIG_DEF_SCAN_TIMEOUT_MS, CFGF_NONE),
+	    CFG_INT("max_headers", CONFIG_DEF_MAX_HEADERS, CFGF_NONE),
+	    CFG_INT("max_header_bytes", CONFIG_DEF_MAX_HEADER_BYTES, CFGF_NONE),
+	    CFG_INT("max_tokens", CONFIG_DEF_MAX_TOKENS, CFGF_NONE),
+	    CFG_INT("regex_match_limit", RULES_REGEX_MATCH_LIMIT, CFGF_NONE),
+	    CFG_INT("regex_depth_limit", RULES_REGEX_DEPTH_LIMIT, CFGF_NONE),
+	    CFG_INT("memory_buffer_bytes", CONFIG_DEF_MEMORY_BUFFER_BYTES,
+		    CFGF_NONE),
+	    CFG_STR("temp_dir", "", CFGF_NONE),
+	    CFG_INT("max_concurrent_scans", 0, CFGF_NONE),
 	    CFG_SEC("length", length_opts, CFGF_NONE),
 	    CFG_STR_LIST("rules", config_def_rules, CFGF_NONE),
 	    CFG_SEC("category", category_opts,
@@ -498,6 +549,14 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "max_mime_parts", validate_positive);
 	cfg_set_validate_func(cfg, "max_text_bytes", validate_scan_bytes);
 	cfg_set_validate_func(cfg, "scan_timeout_ms", validate_timeout);
+	cfg_set_validate_func(cfg, "max_headers", validate_headers);
+	cfg_set_validate_func(cfg, "max_header_bytes", validate_header_bytes);
+	cfg_set_validate_func(cfg, "max_tokens", validate_tokens);
+	cfg_set_validate_func(cfg, "regex_match_limit", validate_regex_limit);
+	cfg_set_validate_func(cfg, "regex_depth_limit", validate_regex_limit);
+	cfg_set_validate_func(cfg, "memory_buffer_bytes",
+			      validate_memory_bytes);
+	cfg_set_validate_func(cfg, "max_concurrent_scans", validate_scans);
 	cfg_set_validate_func(cfg, "length|long_words", validate_positive);
 	cfg_set_validate_func(cfg, "length|long_paragraphs", validate_positive);
 	cfg_set_validate_func(cfg, "category", validate_category);
@@ -960,6 +1019,8 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	cf->rules = rules_load(cf->rule_files, cf->n_rule_files, error_r);
 	if (cf->rules == NULL)
 		return -1;
+	rules_set_regex_limits(cf->rules, cf->regex_match_limit,
+			       cf->regex_depth_limit);
 	n = rules_categories(cf->rules, &names);
 	for (size_t i = 0; i < n; i++)
 		if (config_category(cf, names[i]) == NULL) {
@@ -1098,6 +1159,16 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->max_mime_parts = (unsigned)cfg_getint(cfg, "max_mime_parts");
 	cf->max_text_bytes = (size_t)cfg_getint(cfg, "max_text_bytes");
 	cf->scan_timeout_ms = (unsigned)cfg_getint(cfg, "scan_timeout_ms");
+	cf->max_headers = (size_t)cfg_getint(cfg, "max_headers");
+	cf->max_header_bytes = (size_t)cfg_getint(cfg, "max_header_bytes");
+	cf->max_tokens = (size_t)cfg_getint(cfg, "max_tokens");
+	cf->regex_match_limit = (unsigned)cfg_getint(cfg, "regex_match_limit");
+	cf->regex_depth_limit = (unsigned)cfg_getint(cfg, "regex_depth_limit");
+	cf->memory_buffer_bytes =
+	    (size_t)cfg_getint(cfg, "memory_buffer_bytes");
+	cf->temp_dir = g_strdup(cfg_getstr(cfg, "temp_dir"));
+	cf->max_concurrent_scans =
+	    (unsigned)cfg_getint(cfg, "max_concurrent_scans");
 	cf->long_words = (size_t)cfg_getint(len, "long_words");
 	cf->long_paragraphs = (size_t)cfg_getint(len, "long_paragraphs");
 	config_categories(cf, cfg);
@@ -1219,6 +1290,7 @@ config_unref(struct triage_config *cf)
 	g_free(cf->user);
 	g_free(cf->pidfile);
 	g_free(cf->stats_listen);
+	g_free(cf->temp_dir);
 	for (size_t i = 0; i < cf->n_categories; i++) {
 		g_free(cf->categories[i].name);
 		g_free(cf->categories[i].flag);

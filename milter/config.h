@@ -39,6 +39,15 @@ enum on_error { ON_ERROR_ACCEPT = 0, ON_ERROR_TEMPFAIL = 1 };
 #define CONFIG_DEF_MAX_TEXT_BYTES (512 * 1024)
 /* Whole-message analysis budget before we give up and accept. */
 #define CONFIG_DEF_SCAN_TIMEOUT_MS 5000
+/* Real mail carries 20-80 header fields; thousands are an attack. */
+#define CONFIG_DEF_MAX_HEADERS 1000
+/* Postfix's header_size_limit is 100 KiB; a long To: list is ~20 KiB. */
+#define CONFIG_DEF_MAX_HEADER_BYTES (64 * 1024)
+/* Words, numbers and symbols of one message analysed. */
+#define CONFIG_DEF_MAX_TOKENS 200000
+/* Per session in memory; the rest of max_scan_bytes goes to a temporary
+ * file, so 200 sessions hold ~13 MB instead of ~50 MB. */
+#define CONFIG_DEF_MEMORY_BUFFER_BYTES (64 * 1024)
 
 /* A category of rules: its score threshold and what a flag means. */
 struct config_category {
@@ -96,6 +105,14 @@ struct triage_config {
 	unsigned max_mime_parts;
 	size_t max_text_bytes;
 	unsigned scan_timeout_ms;
+	size_t max_headers;
+	size_t max_header_bytes;
+	size_t max_tokens;
+	unsigned regex_match_limit;
+	unsigned regex_depth_limit;
+	size_t memory_buffer_bytes;    /* per message; the rest spills */
+	char *temp_dir;                /* "" = $TMPDIR or /tmp */
+	unsigned max_concurrent_scans; /* 0 = number of CPUs */
 
 	/* length triage */
 	size_t long_words;

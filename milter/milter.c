@@ -3,10 +3,17 @@
  *
  * The only file that includes <libmilter/mfapi.h>.  Per connection it
  * holds a reference to the configuration snapshot; per message it buffers
- * the header and body up to max_scan_bytes (the rest passes unscanned, the
- * verdict says "truncated"), remembers the names of inbound X-Triage-*
- * headers wherever they come, and at end of message makes one call to
+ * the header and body up to max_scan_bytes in a msgbuf (memory first, then
+ * a temporary file; what passes a limit is not scanned and the verdict
+ * says "truncated"), remembers the names of inbound X-Triage-* headers
+ * wherever they come, and at end of message makes one call to
  * triage_run() and applies the result.
+ *
+ * Protocol: every step is negotiated with no reply (SMFIP_NR_*), body
+ * chunks too, so the MTA streams the message without waiting for us; only
+ * end of message is answered.  At most max_concurrent_scans analyses run
+ * at once (the others wait their turn at end of message), which bounds
+ * the analysis memory whatever the number of sessions.
  *
  * Failure policy: whatever goes wrong, the message is accepted unchanged
  * (or tempfailed with on_error = tempfail) and one line naming the queue
@@ -25,6 +32,7 @@
 
 #include "log.h"
 #include "milter.h"
+#include "msgbuf.h"
 #include "sender.h"
 #include "sign.h"
 #include "store.h"
@@ -42,9 +50,7 @@
 #define MILTER_STR(s) ((char *)(uintptr_t)(s))
 
 struct milter_msg {
-	GString *buf;  /* header + body, up to max_scan_bytes */
-	int truncated; /* stopped buffering */
-	int in_body;   /* eoh seen */
+	struct msgbuf *buf; /* header + body, within the limits */
 	char *env_from;
 	struct strvec rcpt;
 	/* Inbound X-Triage-* names, in order, however many: the MTA's
@@ -63,7 +69,7 @@ struct milter_conn {
 	unsigned long steps;    /* protocol flags agreed with the MTA */
 	unsigned long actions;  /* SMFIF_* the MTA allows us */
 	int leadspc;            /* MTA keeps the space after "Name:" */
-	int can_skip;           /* MTA understands SMFIS_SKIP */
+	int nr_body;            /* body chunks get no reply */
 	int internal;           /* the client is in internal_hosts */
 	struct milter_msg *msg; /* NULL between messages */
 };
@@ -74,6 +80,11 @@ static int milter_active;            /* connections open, for a graceful stop */
 static struct store *milter_store;   /* acknowledgment state, or NULL */
 static struct sender *milter_sender; /* acknowledgment queue, or NULL */
 static struct stats *milter_stats;   /* counters, or NULL */
+
+/* Analyses running now, at most max_concurrent_scans (or one per CPU). */
+static pthread_mutex_t milter_scan_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t milter_scan_cond = PTHREAD_COND_INITIALIZER;
+static unsigned milter_scans;
 
 static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct triage_config *milter_cf;
@@ -141,8 +152,7 @@ milter_msg_free(struct milter_msg *m)
 {
 	if (m == NULL)
 		return NULL;
-	if (m->buf != NULL)
-		g_string_free(m->buf, TRUE);
+	m->buf = msgbuf_free(m->buf);
 	g_free(m->env_from);
 	g_free(m->message_id);
 	strvec_clear(&m->rcpt);
@@ -163,8 +173,17 @@ static struct milter_msg *
 milter_msg_get(struct milter_conn *c)
 {
 	if (c->msg == NULL) {
+		const struct triage_config *cf = c->cf;
+		struct msgbuf_limits lim = {
+		    .max_bytes = cf->max_scan_bytes,
+		    .max_headers = cf->max_headers,
+		    .max_header_bytes = cf->max_header_bytes,
+		    .memory_bytes = cf->memory_buffer_bytes,
+		    .temp_dir = cf->temp_dir,
+		};
+
 		c->msg = g_new0(struct milter_msg, 1);
-		c->msg->buf = g_string_sized_new(8192);
+		c->msg->buf = msgbuf_new(&lim);
 	}
 	return c->msg;
 }
@@ -176,25 +195,6 @@ milter_queue_id(SMFICTX *ctx)
 	const char *qid = smfi_getsymval(ctx, MILTER_STR("{i}"));
 
 	return qid != NULL ? qid : "NOQUEUE";
-}
-
-/* milter_append - buffer bytes up to max_scan_bytes */
-static void
-milter_append(struct milter_conn *c, struct milter_msg *m, const char *p,
-	      size_t len)
-{
-	size_t room;
-
-	if (m->truncated)
-		return;
-	room = c->cf->max_scan_bytes > m->buf->len
-		   ? c->cf->max_scan_bytes - m->buf->len
-		   : 0;
-	if (len > room) {
-		len = room;
-		m->truncated = 1;
-	}
-	g_string_append_len(m->buf, p, (gssize)len);
 }
 
 /* milter_done - the answer for a step: none if negotiated so */
@@ -214,7 +214,7 @@ milter_conn_new(SMFICTX *ctx, unsigned long steps)
 	c->steps = steps;
 	__atomic_add_fetch(&milter_active, 1, __ATOMIC_ACQ_REL);
 	c->leadspc = (steps & SMFIP_HDR_LEADSPC) != 0;
-	c->can_skip = (steps & SMFIP_SKIP) != 0;
+	c->nr_body = (steps & SMFIP_NR_BODY) != 0;
 	if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
 		config_unref(c->cf);
 		g_free(c);
@@ -256,7 +256,7 @@ mlfi_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	unsigned long want_steps =
 	    SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NR_CONN | SMFIP_NR_HELO |
 	    SMFIP_NR_MAIL | SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH |
-	    SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+	    SMFIP_NR_BODY | SMFIP_HDR_LEADSPC;
 	unsigned long route_actions = milter_route_actions_wanted();
 	struct milter_conn *c;
 
@@ -388,10 +388,7 @@ mlfi_header(SMFICTX *ctx, char *name, char *value)
 		m->message_id = g_strdup(value);
 	if (m->skip != NULL)
 		return milter_done(c, SMFIP_NR_HDR);
-	milter_append(c, m, name, strlen(name));
-	milter_append(c, m, c->leadspc ? ":" : ": ", c->leadspc ? 1 : 2);
-	milter_append(c, m, value, strlen(value));
-	milter_append(c, m, "\r\n", 2);
+	msgbuf_header(m->buf, name, value, c->leadspc);
 	return milter_done(c, SMFIP_NR_HDR);
 }
 
@@ -402,24 +399,50 @@ mlfi_eoh(SMFICTX *ctx)
 	struct milter_conn *c = milter_conn_get(ctx);
 	struct milter_msg *m = milter_msg_get(c);
 
-	milter_append(c, m, "\r\n", 2);
-	m->in_body = 1;
+	msgbuf_eoh(m->buf);
 	return milter_done(c, SMFIP_NR_EOH);
 }
 
-/* mlfi_body - buffer body chunks; skip the rest once full */
+/*
+ * mlfi_body - buffer body chunks.  Past max_scan_bytes they are dropped:
+ * answering SMFIS_SKIP would stop them coming, but only if every chunk
+ * waited for an answer, which costs a round trip per 64 KB chunk of
+ * every message; dropping costs a copy over a local socket.
+ */
 static sfsistat
 mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct milter_conn *c = milter_conn_get(ctx);
 	struct milter_msg *m = milter_msg_get(c);
 
-	if (m->skip != NULL)
-		return c->can_skip ? SMFIS_SKIP : SMFIS_CONTINUE;
-	milter_append(c, m, (const char *)chunk, len);
-	if (m->truncated && c->can_skip)
-		return SMFIS_SKIP;
-	return SMFIS_CONTINUE;
+	if (m->skip == NULL)
+		msgbuf_body(m->buf, chunk, len);
+	return c->nr_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* milter_scan_enter - wait for a free analysis slot */
+static void
+milter_scan_enter(const struct triage_config *cf)
+{
+	unsigned limit = cf->max_concurrent_scans;
+
+	if (limit == 0)
+		limit = g_get_num_processors();
+	pthread_mutex_lock(&milter_scan_lock);
+	while (milter_scans >= limit)
+		pthread_cond_wait(&milter_scan_cond, &milter_scan_lock);
+	milter_scans++;
+	pthread_mutex_unlock(&milter_scan_lock);
+}
+
+/* milter_scan_leave - give the slot to the next waiting session */
+static void
+milter_scan_leave(void)
+{
+	pthread_mutex_lock(&milter_scan_lock);
+	milter_scans--;
+	pthread_cond_signal(&milter_scan_cond);
+	pthread_mutex_unlock(&milter_scan_lock);
 }
 
 /* milter_fail - the failure policy, with one log line */
@@ -707,6 +730,8 @@ mlfi_eom(SMFICTX *ctx)
 	struct triage_result *res;
 	sfsistat rc = SMFIS_CONTINUE;
 	gint64 start = g_get_monotonic_time();
+	char *data;
+	size_t len;
 
 	/* every recipient is one we do not triage for */
 	if (m->skip == NULL && m->rcpt.n > 0 && m->rcpt_kept == 0)
@@ -724,9 +749,16 @@ mlfi_eom(SMFICTX *ctx)
 	env.auth_authen = c->auth_authen;
 	env.hdr_names = (const char *const *)m->xnames.v;
 	env.n_hdr_names = m->xnames.n;
-	env.truncated = m->truncated;
 	env.store = milter_store;
-	res = triage_run(c->cf, m->buf->str, m->buf->len, &env);
+	milter_scan_enter(c->cf);
+	data = msgbuf_take(m->buf, &len);
+	if (msgbuf_error(m->buf) != NULL)
+		log_warn("%s: %s; scanning the first %zu bytes", qid,
+			 msgbuf_error(m->buf), len);
+	env.truncated = msgbuf_truncated(m->buf);
+	res = triage_run(c->cf, data, len, &env);
+	g_free(data);
+	milter_scan_leave();
 	stats_message(milter_stats);
 	stats_scan_time(milter_stats,
 			(uint64_t)(g_get_monotonic_time() - start));

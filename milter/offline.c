@@ -12,6 +12,7 @@
 #include <gmime/gmime.h>
 
 #include "json.h"
+#include "msgbuf.h"
 #include "offline.h"
 #include "strvec.h"
 #include "triage.h"
@@ -152,11 +153,24 @@ offline_one(const struct triage_config *cf, const struct offline_opts *o,
 	env.env_from = from;
 	env.rcpt = (const char *const *)rcpt.v;
 	env.n_rcpt = rcpt.n;
-	if (len > cf->max_scan_bytes) {
-		len = cf->max_scan_bytes;
-		env.truncated = 1;
+	/* the daemon's limits: max_scan_bytes, max_headers, ... */
+	{
+		struct msgbuf_limits lim = {
+		    .max_bytes = cf->max_scan_bytes,
+		    .max_headers = cf->max_headers,
+		    .max_header_bytes = cf->max_header_bytes,
+		};
+		struct msgbuf *b = msgbuf_new(&lim);
+		size_t kept;
+		char *data;
+
+		msgbuf_feed_raw(b, msg, len);
+		env.truncated = msgbuf_truncated(b);
+		data = msgbuf_take(b, &kept);
+		msgbuf_free(b);
+		res = triage_run(cf, data, kept, &env);
+		g_free(data);
 	}
-	res = triage_run(cf, msg, len, &env);
 	st->messages++;
 	if (res->error != NULL)
 		st->failed++;

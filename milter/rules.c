@@ -1113,3 +1113,11 @@ rules_check_examples(const struct rule_set *rs, GString *report)
 	}
 	return failed;
 }
+
+void
+rules_set_regex_limits(struct rule_set *rs, uint32_t match_limit,
+		       uint32_t depth_limit)
+{
+	pcre2_set_match_limit(rs->mctx, match_limit);
+	pcre2_set_depth_limit(rs->mctx, depth_limit);
+}

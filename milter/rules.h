@@ -73,6 +73,7 @@
 #define TRIAGE_RULES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <glib.h>
 
@@ -99,6 +100,14 @@ struct rule_set *rules_load(char *const *files, size_t n, char **error_r);
 struct rule_set *rules_free(struct rule_set *rs);
 size_t rules_count(const struct rule_set *rs);
 size_t rules_categories(const struct rule_set *rs, const char ***names_r);
+
+/*
+ * rules_set_regex_limits - PCRE2 match and depth limits of every regex
+ * match (a match that passes one counts as no match); call before the set
+ * is shared, i.e. right after rules_load().
+ */
+void rules_set_regex_limits(struct rule_set *rs, uint32_t match_limit,
+			    uint32_t depth_limit);
 unsigned rules_check_examples(const struct rule_set *rs, GString *report);
 
 #ifdef RULES_INTERNAL

@@ -75,6 +75,7 @@ struct lmdb_store {
 	MDB_dbi dbi;
 	char *dir;
 	unsigned long map_mb;
+	int failing; /* atomic: the last write failed (disk full, I/O) */
 };
 
 struct lmdb_value {
@@ -177,8 +178,9 @@ lmdb_window_keep(struct lmdb_value *val, uint64_t now, unsigned window_s)
 
 /* lmdb_fail - record an LMDB error for this store; returns -1 */
 static int
-lmdb_fail(const struct lmdb_store *ls, int rc)
+lmdb_fail(struct lmdb_store *ls, int rc)
 {
+	__atomic_store_n(&ls->failing, 1, __ATOMIC_RELEASE);
 	if (rc == MDB_MAP_FULL)
 		store_set_error("lmdb:%s: store full (map of %lu MB, even "
 				"after purging expired entries)",
@@ -218,7 +220,10 @@ lmdb_write(struct lmdb_store *ls, lmdb_txn_fn fn, struct lmdb_op *op)
 	if (rc == MDB_MAP_FULL && lmdb_purge_all(ls, op->now, &removed) == 0 &&
 	    removed > 0)
 		rc = lmdb_write_once(ls, fn, op);
-	return rc == 0 ? 0 : lmdb_fail(ls, rc);
+	if (rc != 0)
+		return lmdb_fail(ls, rc);
+	__atomic_store_n(&ls->failing, 0, __ATOMIC_RELEASE);
+	return 0;
 }
 
 /* lmdb_read - look hk up in a read transaction; *found_r says if live */
@@ -627,6 +632,19 @@ lmdb_purge(void *be, time_t now, unsigned long *removed_r)
 	return lmdb_purge_all(be, (uint64_t)now, removed_r);
 }
 
+/*
+ * lmdb_available - 0 from a failed write until a write succeeds again:
+ * the daemon logs the start and the end of a full disk once each.  The
+ * store keeps answering (a write may succeed in freed pages).
+ */
+static int
+lmdb_available(void *be)
+{
+	struct lmdb_store *ls = be;
+
+	return !__atomic_load_n(&ls->failing, __ATOMIC_ACQUIRE);
+}
+
 const struct store_ops store_lmdb_ops = {
     .scheme = "lmdb:",
     .open = lmdb_open,
@@ -639,4 +657,5 @@ const struct store_ops store_lmdb_ops = {
     .window_add = lmdb_window_add,
     .window_count = lmdb_window_count,
     .purge = lmdb_purge,
+    .available = lmdb_available,
 };

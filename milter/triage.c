@@ -158,7 +158,7 @@ triage_classify(const struct triage_config *cf, struct message *m,
 		g_string_append_printf(text, "%s\n\n", m->subject);
 	body_off = text->len;
 	g_string_append_len(text, fresh->str, (gssize)fresh->len);
-	norm = norm_text(text->str, text->len, NORM_DEF_MAX_TOKENS);
+	norm = norm_text(text->str, text->len, cf->max_tokens);
 	norm_shouting(fresh->str, fresh->len, &shout);
 	th.obj = m->mime;
 	th.cache =

@@ -1,7 +1,8 @@
 -- tests/integration/common.lua - helpers for the miltertest scripts
 --
 -- Loaded with dofile() by each script.  Globals set by run.sh with -D:
--- sock (unix:/path of the running milter), srcdir, and per-script
+-- sock (unix:/path of the running milter), srcdir, optionally mail_from
+-- (the envelope sender, default <customer@example.net>), and per-script
 -- expectations.  check() prints PASS/FAIL lines; finish() raises an
 -- error when any check failed, so miltertest exits non-zero.
 
@@ -68,7 +69,8 @@ end
 function envelope(conn, qid)
 	must(mt.macro(conn, SMFIC_MAIL, "i", qid, "{auth_authen}", ""),
 	    "macro mail")
-	must(mt.mailfrom(conn, "<customer@example.net>"), "mailfrom")
+	must(mt.mailfrom(conn, mail_from or "<customer@example.net>"),
+	    "mailfrom")
 	expect_reply(conn, qid .. ": MAIL continue", SMFIR_CONTINUE)
 	must(mt.rcptto(conn, "<support@example.com>"), "rcptto")
 	expect_reply(conn, qid .. ": RCPT continue", SMFIR_CONTINUE)

@@ -204,6 +204,12 @@ if raw_deletions "${MILTER_SOCK#unix:}" "$forged" >"$T/raw.out" 2>&1; then
 		'^2 1$' "$(awk '$1 == "change" && tolower($3) == "x-triage-flags" { printf "%s%s", sep, $2; sep = " " }' "$T/raw.out")"
 	t_match "raw: accepted at end of message" '^reply [ac]$' \
 		"$(grep '^reply' "$T/raw.out")"
+	# Every step but end of message without a reply, body chunks too:
+	# the MTA streams the message (SMFIP_NR_CONN|HELO|MAIL|RCPT|HDR|EOH
+	# |BODY = 0x1000|0x2000|0x4000|0x8000|0x80|0x40000|0x80000).
+	proto=$(sed -n 's/^proto \(0x[0-9a-f]*\).*/\1/p' "$T/raw.out")
+	t_eq "raw: every step but end of message negotiated without reply" \
+		$((0xCF080)) $(( ${proto:-0} & 0xCF080 ))
 	# as many headers as the offline run of the same message adds
 	t_eq "raw: the headers of -t added" \
 		"$("$TRIAGE_MILTER" -c "$MILTER_CONF" -t "$forged" | grep -c '^+' || true)" \
