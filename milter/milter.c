@@ -24,6 +24,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -45,6 +48,9 @@
 #ifndef SMFIP_HDR_LEADSPC
 #define SMFIP_HDR_LEADSPC 0
 #endif
+
+/* Descriptors searched for libmilter's listening socket (opened early). */
+#define MILTER_MAX_FD_SCAN 256
 
 /* libmilter takes char * for strings it never changes. */
 #define MILTER_STR(s) ((char *)(uintptr_t)(s))
@@ -838,6 +844,41 @@ static struct smfiDesc milter_desc = {
     .xxfi_negotiate = mlfi_negotiate,
 };
 
+/*
+ * milter_nodelay - TCP_NODELAY on libmilter's TCP listening socket, which
+ * Linux passes on to every accepted connection.  At end of message
+ * libmilter writes each header change and the final answer as separate
+ * small packets; with Nagle's algorithm the second waits for the MTA's
+ * delayed ACK of the first, about 40 ms per message.  libmilter keeps the
+ * descriptor to itself, so it is found as the listening TCP socket among
+ * ours (there is one, opened just before).
+ */
+static void
+milter_nodelay(void)
+{
+	int one = 1;
+
+	for (int fd = 0; fd < MILTER_MAX_FD_SCAN; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int listening = 0;
+		socklen_t ol = sizeof(listening);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+			       &ol) != 0 ||
+		    !listening ||
+		    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			       sizeof(one)) != 0)
+			log_warn("cannot set TCP_NODELAY on the milter socket: "
+				 "%s; replies over TCP may wait for delayed "
+				 "ACKs",
+				 g_strerror(errno));
+	}
+}
+
 /* milter_open - register, bind the socket, set its mode */
 int
 milter_open(struct triage_config *cf, const char *socket)
@@ -858,6 +899,7 @@ milter_open(struct triage_config *cf, const char *socket)
 		log_err("cannot open socket %s: %s", socket, g_strerror(errno));
 		return -1;
 	}
+	milter_nodelay();
 	if (g_str_has_prefix(socket, "unix:"))
 		path = socket + 5;
 	else if (g_str_has_prefix(socket, "local:"))

@@ -6,6 +6,7 @@
 #   2. postfix.sh      through a private Postfix: none / null milter /
 #                      triage-milter, unix socket and TCP
 #   3. memory.sh       peak RSS at 200 concurrent 1 MB messages
+#   4. latency.sh      end-of-message latency over TCP, null vs triage
 #
 # Usage: run.sh [--quick]   (full: about 10 minutes; --quick: under 2)
 # Not part of make check: figures, not pass/fail.  A missed target is a
@@ -41,6 +42,7 @@ run "1. classification (bench-classify)" \
 	"$top_builddir/tests/bench/bench-classify" --top-srcdir "$top_srcdir" $quick
 run "2. through Postfix (postfix.sh)" "$here/postfix.sh" $quick
 run "3. memory (memory.sh)" "$here/memory.sh" $quick
+run "4. TCP end-of-message latency (latency.sh)" "$here/latency.sh" $quick
 
 printf '\n===== targets (%d s) =====\n' $(($(date +%s) - start))
 grep -E '^target ' "$out" || echo "(no target line: see above)"
