@@ -7,6 +7,8 @@
 #                      triage-milter, unix socket and TCP
 #   3. memory.sh       peak RSS at 200 concurrent 1 MB messages
 #   4. latency.sh      end-of-message latency over TCP, null vs triage
+#   5. soak.sh         10,000 messages through Postfix, 20 sessions (the
+#                      1,000-message variant runs in make check)
 #
 # Usage: run.sh [--quick]   (full: about 10 minutes; --quick: under 2)
 # Not part of make check: figures, not pass/fail.  A missed target is a
@@ -43,6 +45,11 @@ run "1. classification (bench-classify)" \
 run "2. through Postfix (postfix.sh)" "$here/postfix.sh" $quick
 run "3. memory (memory.sh)" "$here/memory.sh" $quick
 run "4. TCP end-of-message latency (latency.sh)" "$here/latency.sh" $quick
+if [ -n "$quick" ]; then
+	run "5. soak, 1,000 messages (tests/e2e/soak.sh)" "$top_srcdir/tests/e2e/soak.sh" --messages 1000
+else
+	run "5. soak, 10,000 messages (tests/e2e/soak.sh)" "$top_srcdir/tests/e2e/soak.sh" --messages 10000
+fi
 
 printf '\n===== targets (%d s) =====\n' $(($(date +%s) - start))
 grep -E '^target ' "$out" || echo "(no target line: see above)"
