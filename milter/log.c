@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <syslog.h>
 
+#include <glib.h>
+
 #include "log.h"
 
 static int log_stderr = 1;
@@ -36,9 +38,14 @@ static void
 log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
 {
 	if (log_stderr) {
-		fprintf(stderr, "%s: %s", log_ident, tag);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
+		/* one write per line: sessions log from many threads and
+		 * stderr is unbuffered, so piecewise output interleaves */
+		char *msg = g_strdup_vprintf(fmt, ap);
+		char *line = g_strdup_printf("%s: %s%s\n", log_ident, tag, msg);
+
+		fputs(line, stderr);
+		g_free(line);
+		g_free(msg);
 	} else {
 		vsyslog(prio, fmt, ap);
 	}
