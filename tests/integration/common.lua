@@ -123,6 +123,25 @@ function send_body(conn, body)
 	end
 end
 
+-- long_body - numbered copies of line ("%05d " .. line) until the body
+-- has at least min_bytes, a blank line after every para lines; returns
+-- the body and its size
+function long_body(min_bytes, line, para)
+	local parts = {}
+	local size = 0
+	local n = 0
+	while size < min_bytes do
+		n = n + 1
+		local l = string.format("%05d %s", n, line)
+		if n % para == 0 then
+			l = l .. "\r\n"
+		end
+		parts[#parts + 1] = l
+		size = size + #l
+	end
+	return table.concat(parts), size
+end
+
 -- send_file - a whole message file, up to and including end-of-message
 function send_file(conn, path)
 	local headers, body = read_message(path)

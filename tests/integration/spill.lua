@@ -14,23 +14,11 @@ send_headers(conn, {
 	{"MIME-Version", "1.0"},
 	{"Content-Type", "text/plain; charset=us-ascii"},
 })
-local line = "I have been waiting for the replacement part for weeks now.\r\n"
-local parts = {}
-local size = 0
-local n = 0
-while size < tonumber(kb) * 1024 do
-	n = n + 1
-	local l = string.format("%05d %s", n, line)
-	if n % 8 == 0 then
-		l = l .. "\r\n"
-	end
-	parts[#parts + 1] = l
-	size = size + #l
-end
-parts[#parts + 1] = "\r\nIf the duplicate charge is not refunded by Friday " ..
-    "I will file a\r\nchargeback with my bank and my attorney will be in " ..
-    "touch about a claim\r\nin small claims court.\r\n"
-send_body(conn, table.concat(parts))
+local body = long_body(tonumber(kb) * 1024,
+    "I have been waiting for the replacement part for weeks now.\r\n", 8)
+send_body(conn, body .. "\r\nIf the duplicate charge is not refunded by " ..
+    "Friday I will file a\r\nchargeback with my bank and my attorney will " ..
+    "be in touch about a claim\r\nin small claims court.\r\n")
 must(mt.eom(conn), "eom")
 expect_reply(conn, qid .. ": accepted at end of message",
     SMFIR_ACCEPT, SMFIR_CONTINUE)

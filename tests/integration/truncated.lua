@@ -13,20 +13,9 @@ send_headers(conn, {
 	{"MIME-Version", "1.0"},
 	{"Content-Type", "text/plain; charset=us-ascii"},
 })
-local line = "All work and no play makes a very long support message.\r\n"
-local parts = {}
-local size = 0
-local n = 0
-while size < 100 * 1024 do
-	n = n + 1
-	local l = string.format("%05d %s", n, line)
-	if n % 10 == 0 then
-		l = l .. "\r\n"
-	end
-	parts[#parts + 1] = l
-	size = size + #l
-end
-send_body(conn, table.concat(parts))
+local body, size = long_body(100 * 1024,
+    "All work and no play makes a very long support message.\r\n", 10)
+send_body(conn, body)
 must(mt.eom(conn), "eom")
 check(size > 100 * 1024, "big: body over 100 KB sent", size)
 expect_reply(conn, "big: accepted at end of message",
