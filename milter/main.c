@@ -47,7 +47,10 @@ enum {
 	OPT_GENKEY,
 	OPT_TRAIN,
 	OPT_CLASS,
-	OPT_LICENSE
+	OPT_LICENSE,
+	OPT_DATA,
+	OPT_CITATION,
+	OPT_CV
 };
 
 static const struct option main_longopts[] = {
@@ -61,6 +64,9 @@ static const struct option main_longopts[] = {
     {"train", required_argument, NULL, OPT_TRAIN},
     {"class", required_argument, NULL, OPT_CLASS},
     {"license", required_argument, NULL, OPT_LICENSE},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"citation", required_argument, NULL, OPT_CITATION},
+    {"cv", required_argument, NULL, OPT_CV},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -80,8 +86,11 @@ main_usage(FILE *fp)
 		"config]\n"
 		"       triage-milter --verify message [-c config]\n"
 		"       triage-milter --generate-key path\n"
-		"       triage-milter --train labeled.tsv -o model [--class "
-		"flags] [--license text]\n"
+		"       triage-milter --train labeled.tsv -o model [-c config] "
+		"[--class flags] [--license text] [--data text] [--citation "
+		"text]\n"
+		"       triage-milter --train labeled.tsv --cv K [-c config] "
+		"[--class flags]\n"
 		"       triage-milter -V\n"
 		"  -c FILE    configuration file (default %s)\n"
 		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
@@ -99,6 +108,10 @@ main_usage(FILE *fp)
 		"  --verify F whether F's X-Triage-* headers are genuine "
 		"(exit 0 yes, 1 no, 2 cannot tell)\n"
 		"  --generate-key F  write a new signing key (mode 0600)\n"
+		"  --train F  a model from labeled data, the configuration's "
+		"rule hits as features\n"
+		"  --cv K     with --train: K-fold cross-validation of rules, "
+		"model and both\n"
 		"  -v         verbose (-t: explain each rule hit)\n"
 		"  -V         print the version and exit\n",
 		TRIAGE_CONF);
@@ -330,28 +343,164 @@ main_verify(const struct triage_config *cf, const char *path)
 	return (int)r;
 }
 
-/* main_train - --train: a learned model from labeled TSV; 0 or 1 */
+/* The configuration's rules as the model's rule features (model_rules). */
+struct main_rules {
+	struct triage_config cf; /* a shallow copy without the model */
+	char **flags;            /* the flags of the trained class */
+};
+
+/* main_class_has - whether flag is one of the class's flags */
 static int
-main_train(const char *tsv, const char *out, const char *class_spec,
-	   const char *license)
+main_class_has(char *const *flags, const char *flag)
 {
-	struct model_train_opts o;
+	for (; *flags != NULL; flags++)
+		if (strcmp(*flags, flag) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * main_rule_hits - model_rules run(): the text as the body of a message
+ * through triage_run() with the rules only, as --eval does
+ */
+static char **
+main_rule_hits(void *ctx, const char *text, size_t len, double *score_r,
+	       int *other_r)
+{
+	struct main_rules *mr = ctx;
+	struct triage_env env = {0};
+	struct triage_result *res;
+	GString *msg = g_string_new("From: train@localhost\n"
+				    "Subject: \n"
+				    "MIME-Version: 1.0\n"
+				    "Content-Type: text/plain; charset=utf-8\n"
+				    "Content-Transfer-Encoding: 8bit\n\n");
+	GPtrArray *v = g_ptr_array_new();
+
+	g_string_append_len(msg, text, (gssize)len);
+	g_string_append_c(msg, '\n');
+	env.offline = 1;
+	res = triage_run(&mr->cf, msg->str, msg->len, &env);
+	*score_r = 0;
+	*other_r = 0;
+	for (size_t i = 0; i < res->n_hits; i++)
+		g_ptr_array_add(
+		    v, g_strconcat(MODEL_RULE_PREFIX, res->hits[i].rule, NULL));
+	for (size_t i = 0; i < res->n_scores; i++) {
+		const struct triage_score *sc = &res->scores[i];
+		const struct config_category *c =
+		    config_category(&mr->cf, sc->category);
+
+		if (mr->cf.model_category != NULL &&
+		    strcmp(sc->category, mr->cf.model_category) == 0)
+			*score_r = sc->score;
+		else if (sc->flagged && c != NULL &&
+			 main_class_has(mr->flags, c->flag))
+			*other_r = 1;
+	}
+	g_ptr_array_add(v, NULL);
+	triage_result_free(res);
+	g_string_free(msg, TRUE);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
+/* main_cv_row - one line of --cv output */
+static void
+main_cv_row(const char *name, const struct model_cv_fold *f)
+{
+	printf("%-12s %6zu %6zu %6zu %6zu %9.3f %6.3f %6.3f %8.3f\n", name,
+	       f->tp, f->fp, f->fn, f->tn, f->precision, f->recall, f->f1,
+	       f->macro_f1);
+}
+
+/* main_cv - --train --cv K: rules, model and both cross-validated */
+static int
+main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
+	const char *class_spec, const struct model_train_opts *o)
+{
+	struct model_cv_fold rules[MODEL_CV_MAX_K + 1],
+	    model[MODEL_CV_MAX_K + 1], both[MODEL_CV_MAX_K + 1];
+	const char *cat = mr->cf.model_category;
+	const struct config_category *c =
+	    cat != NULL ? config_category(&mr->cf, cat) : NULL;
+	struct model_combine cb = {0};
+	struct model_data d = {0};
+	double thr[MODEL_CV_MAX_K];
 	char *error = NULL;
 
-	if (out == NULL) {
+	cb.weight = mr->cf.model_weight;
+	cb.cat_threshold = c != NULL ? c->threshold : 1e9;
+	cb.inner_k = 3;
+	if (model_read_tsv_rules(tsv, class_spec, o->rules, &d, &error) != 0 ||
+	    model_cv_both(&d, k, o->seed, o, &cb, rules, model, both, thr,
+			  &error) != 0) {
+		fprintf(stderr, "triage-milter: %s\n", error);
+		g_free(error);
+		model_data_clear(&d);
+		return 1;
+	}
+	printf("# %s: %zu rows, %zu %s; %u folds (seed %u); model weight "
+	       "%.1f into %s (threshold %.1f)\n# model thresholds chosen on "
+	       "the training folds:",
+	       tsv, d.n, d.n_pos, class_spec, k, o->seed, cb.weight,
+	       cat != NULL ? cat : "(none)", cb.cat_threshold);
+	for (unsigned f = 0; f < k; f++)
+		printf(" %.2f", thr[f]);
+	printf("\n%-12s %6s %6s %6s %6s %9s %6s %6s %8s\n", "class", "tp", "fp",
+	       "fn", "tn", "precision", "recall", "f1", "macro-f1");
+	main_cv_row("rules", &rules[k]);
+	main_cv_row("model", &model[k]);
+	main_cv_row("both", &both[k]);
+	model_data_clear(&d);
+	return 0;
+}
+
+/* The options of --train. */
+struct main_train_args {
+	const char *tsv, *out, *class_spec, *license, *data, *citation;
+	unsigned cv; /* > 0: cross-validate with cv folds, write nothing */
+};
+
+/*
+ * main_train - --train: a learned model from labeled TSV, with the
+ * configuration's rule hits as features, or with cv > 0 its k-fold
+ * cross-validation; 0 or 1
+ */
+static int
+main_train(const struct triage_config *cf, const struct main_train_args *tm)
+{
+	struct model_train_opts o;
+	struct main_rules mr;
+	struct model_rules rules = {main_rule_hits, &mr};
+	char *error = NULL;
+	int rc = 0;
+
+	if (tm->out == NULL && tm->cv == 0) {
 		fprintf(stderr, "triage-milter: --train needs -o MODEL\n");
 		return 1;
 	}
-	triage_init();
+	mr.cf = *cf;
+	mr.cf.model = NULL;
+	mr.flags = g_strsplit_set(tm->class_spec, ",|", -1);
+	for (char **f = mr.flags; *f != NULL; f++)
+		g_strstrip(*f);
 	model_train_defaults(&o);
-	o.class_spec = class_spec;
-	o.license = license;
-	if (model_train_tsv(tsv, class_spec, out, &o, &error) != 0) {
+	o.class_spec = tm->class_spec;
+	o.license = tm->license;
+	o.data = tm->data;
+	o.citation = tm->citation;
+	if (cf->rules != NULL)
+		o.rules = &rules;
+	if (tm->cv > 0) {
+		rc = main_cv(&mr, tm->tsv, tm->cv, tm->class_spec, &o);
+	} else if (model_train_tsv(tm->tsv, tm->class_spec, tm->out, &o,
+				   &error) != 0) {
 		fprintf(stderr, "triage-milter: %s\n", error);
 		g_free(error);
-		return 1;
+		rc = 1;
 	}
-	return 0;
+	g_strfreev(mr.flags);
+	return rc;
 }
 
 /* main_generate_key - --generate-key: a new key file, mode 0600 */
@@ -558,9 +707,9 @@ main(int argc, char **argv)
 	struct offline_opts oo = {0};
 	struct eval_opts eo = {0};
 	const char *eval_path = NULL, *verify_path = NULL;
-	const char *train_path = NULL, *train_out = NULL;
-	const char *train_class = "abusive|profanity";
-	const char *train_license = "as the training data's";
+	struct main_train_args tm = {
+	    NULL, NULL, "abusive|profanity", "as the training data's", NULL,
+	    NULL, 0};
 	struct triage_config *cf;
 	char *error = NULL;
 
@@ -612,16 +761,31 @@ main(int argc, char **argv)
 		case OPT_GENKEY:
 			return main_generate_key(optarg);
 		case OPT_TRAIN:
-			train_path = optarg;
+			tm.tsv = optarg;
 			break;
 		case OPT_CLASS:
-			train_class = optarg;
+			tm.class_spec = optarg;
 			break;
 		case OPT_LICENSE:
-			train_license = optarg;
+			tm.license = optarg;
+			break;
+		case OPT_DATA:
+			tm.data = optarg;
+			break;
+		case OPT_CITATION:
+			tm.citation = optarg;
 			break;
 		case 'o':
-			train_out = optarg;
+			tm.out = optarg;
+			break;
+		case OPT_CV:
+			tm.cv = (unsigned)strtoul(optarg, NULL, 10);
+			if (tm.cv < 2 || tm.cv > MODEL_CV_MAX_K) {
+				fprintf(stderr,
+					"triage-milter: --cv: 2..%d folds\n",
+					MODEL_CV_MAX_K);
+				return 1;
+			}
 			break;
 		default:
 			main_usage(stderr);
@@ -629,9 +793,6 @@ main(int argc, char **argv)
 		}
 	}
 	log_set_verbose(verbose);
-	if (train_path != NULL)
-		return main_train(train_path, train_out, train_class,
-				  train_license);
 	/* GMime parses addresses while the configuration is read */
 	triage_init();
 	if (offline && optind >= argc) {
@@ -644,8 +805,8 @@ main(int argc, char **argv)
 	}
 
 	/* An explicit -c must exist; the default may be absent for -t. */
-	if (conf_path == NULL && (offline || eval_path) && !verify_path &&
-	    access(TRIAGE_CONF, F_OK) != 0)
+	if (conf_path == NULL && (offline || eval_path || tm.tsv) &&
+	    !verify_path && access(TRIAGE_CONF, F_OK) != 0)
 		cf = config_default();
 	else
 		cf = config_load(conf_path ? conf_path : TRIAGE_CONF, &error);
@@ -661,6 +822,11 @@ main(int argc, char **argv)
 		g_free(error);
 		config_unref(cf);
 		return 1;
+	}
+	if (tm.tsv != NULL) {
+		rc = main_train(cf, &tm);
+		config_unref(cf);
+		return rc;
 	}
 	if (cf->n_rule_files == 0 && !offline && eval_path == NULL)
 		fprintf(stderr,

@@ -10,6 +10,9 @@
  * a weight, so memory follows the data, not 2^hash_bits.  With nb_alpha
  * > 0 (the default) features are first scaled by their naive Bayes
  * log-count ratios (NB-LR); the ratios are folded into the saved weights.
+ * Rule hits reach the model as 'x' features through the model_rules hook
+ * (the caller runs the rules; this module knows none), and model_cv_both()
+ * measures rules, model and the two combined as the daemon combines them.
  */
 #include <errno.h>
 #include <math.h>
@@ -42,7 +45,9 @@
 /* Defaults, tuned by k-fold CV on OLID, Kaggle and Davidson. */
 #define MODEL_DEF_L2 3e-5
 #define MODEL_DEF_ITER 300
-#define MODEL_DEF_PRUNE 1e-3
+/* Weights below this change no decision in CV (OLID, Kaggle, Davidson)
+ * and would triple the file: 150k weights at 1e-3, 45k at 0.03. */
+#define MODEL_DEF_PRUNE 0.03
 /* Add-one smoothing of the NB-LR ratios (Wang and Manning use 1). */
 #define MODEL_DEF_NB_ALPHA 1.0
 /* Rows longer than this are cut: a labeled "text" is not a mailbox. */
@@ -109,9 +114,12 @@ model_fv_push(struct model_fv *fv, uint32_t h)
 	fv->h[fv->n++] = h;
 }
 
-/* model_char_ngrams - 3- to 5-grams of code points of "<text>" */
+/*
+ * model_char_ngrams - 3- to 5-grams of code points of "<text>", each
+ * hashed incrementally from its 3-gram prefix
+ */
 static void
-model_char_ngrams(struct model_fv *fv, const char *text)
+model_char_ngrams(const char *text, model_emit_fn emit, void *ctx)
 {
 	char buf[MODEL_MAX_TOKEN_CHARS * 4 + 3];
 	size_t cp[MODEL_MAX_TOKEN_CHARS + 3]; /* code point starts, + end */
@@ -141,19 +149,70 @@ model_char_ngrams(struct model_fv *fv, const char *text)
 				break;
 			h = model_fnv_add(h, buf + cp[i + k - 1],
 					  cp[i + k] - cp[i + k - 1]);
-			model_fv_push(fv, model_fmix32(h));
+			emit(ctx, 'c', buf + cp[i], cp[i + k] - cp[i], NULL, 0,
+			     model_fmix32(h));
 		}
 	}
+}
+
+/*
+ * model_generate - every feature of a text in one fixed order, with its
+ * text: the single definition of the feature set (MODEL_FEATURE_SET),
+ * used by model_features() for scoring and training and by
+ * model_explain() for -t -v, so the two cannot drift apart
+ */
+void
+model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
+	       model_emit_fn emit, void *ctx)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		const char *t = n->tok[i].text;
+		size_t len = strlen(t);
+
+		emit(ctx, 'w', t, len, NULL, 0,
+		     model_feature_hash('w', t, len));
+		if (i + 1 < n->n) {
+			const char *u = n->tok[i + 1].text;
+			size_t ulen = strlen(u);
+			uint32_t h =
+			    model_fnv_add(model_fnv_start('b'), t, len);
+
+			h = model_fnv_add(h, " ", 1);
+			h = model_fnv_add(h, u, ulen);
+			emit(ctx, 'b', t, len, u, ulen, model_fmix32(h));
+		}
+		model_char_ngrams(t, emit, ctx);
+	}
+	for (size_t i = 0; i < n_extra; i++) {
+		size_t len = strlen(extra[i]);
+
+		emit(ctx, 'x', extra[i], len, NULL, 0,
+		     model_feature_hash('x', extra[i], len));
+	}
+}
+
+/* model_emit_hash - model_emit_fn of model_features(): the hash only */
+static void
+model_emit_hash(void *ctx, char ns, const char *a, size_t alen, const char *b,
+		size_t blen, uint32_t h)
+{
+	(void)ns;
+	(void)a;
+	(void)alen;
+	(void)b;
+	(void)blen;
+	model_fv_push(ctx, h);
 }
 
 /*
  * model_dedup - drop repeated hashes, keeping first occurrences in order,
  * with an open-addressing set of at least twice the count (sorting was
  * 3/4 of the scoring time).  Slot value 0 is "empty", so hash 0 is
- * tracked apart.
+ * tracked apart.  keep_r, when not NULL, gets the original index of each
+ * kept hash.
  */
 static void
-model_dedup(struct model_fv *fv)
+model_dedup(struct model_fv *fv, size_t *keep_r)
 {
 	size_t size = MODEL_DEDUP_MIN, k = 0;
 	int seen0 = 0;
@@ -167,8 +226,11 @@ model_dedup(struct model_fv *fv)
 		size_t slot = h & (size - 1);
 
 		if (h == 0) {
-			if (!seen0)
+			if (!seen0) {
+				if (keep_r != NULL)
+					keep_r[k] = i;
 				fv->h[k++] = h;
+			}
 			seen0 = 1;
 			continue;
 		}
@@ -176,10 +238,25 @@ model_dedup(struct model_fv *fv)
 			slot = (slot + 1) & (size - 1);
 		if (fv->tmp[slot] == 0) {
 			fv->tmp[slot] = h;
+			if (keep_r != NULL)
+				keep_r[k] = i;
 			fv->h[k++] = h;
 		}
 	}
 	fv->n = k;
+}
+
+/* model_fv_normalize - binary values of L2 norm 1 */
+static void
+model_fv_normalize(struct model_fv *fv)
+{
+	float val;
+
+	if (fv->n == 0)
+		return;
+	val = (float)(1.0 / sqrt((double)fv->n));
+	for (size_t i = 0; i < fv->n; i++)
+		fv->v[i] = val;
 }
 
 /*
@@ -191,34 +268,84 @@ void
 model_features(const struct norm *n, const char *const *extra, size_t n_extra,
 	       struct model_fv *out)
 {
-	float val;
-
 	out->n = 0;
-	for (size_t i = 0; i < n->n; i++) {
-		const char *t = n->tok[i].text;
-		size_t len = strlen(t);
+	model_generate(n, extra, n_extra, model_emit_hash, out);
+	model_dedup(out, NULL);
+	model_fv_normalize(out);
+}
 
-		model_fv_push(out, model_feature_hash('w', t, len));
-		if (i + 1 < n->n) {
-			uint32_t h =
-			    model_fnv_add(model_fnv_start('b'), t, len);
+/* Feature texts collected by model_explain(). */
+struct model_named {
+	struct model_fv fv;
+	GPtrArray *text; /* "w:idiot", parallel to fv.h */
+};
 
-			h = model_fnv_add(h, " ", 1);
-			h = model_fnv_add(h, n->tok[i + 1].text,
-					  strlen(n->tok[i + 1].text));
-			model_fv_push(out, model_fmix32(h));
-		}
-		model_char_ngrams(out, t);
+/* model_emit_named - model_emit_fn of model_explain(): hash and text */
+static void
+model_emit_named(void *ctx, char ns, const char *a, size_t alen, const char *b,
+		 size_t blen, uint32_t h)
+{
+	struct model_named *nf = ctx;
+	GString *s = g_string_sized_new(alen + blen + 3);
+
+	g_string_append_c(s, ns);
+	g_string_append_c(s, ':');
+	g_string_append_len(s, a, (gssize)alen);
+	if (b != NULL) {
+		g_string_append_c(s, ' ');
+		g_string_append_len(s, b, (gssize)blen);
 	}
-	for (size_t i = 0; i < n_extra; i++)
-		model_fv_push(
-		    out, model_feature_hash('x', extra[i], strlen(extra[i])));
-	if (out->n == 0)
-		return;
-	model_dedup(out);
-	val = (float)(1.0 / sqrt((double)out->n));
-	for (size_t i = 0; i < out->n; i++)
-		out->v[i] = val;
+	g_ptr_array_add(nf->text, g_string_free(s, FALSE));
+	model_fv_push(&nf->fv, h);
+}
+
+/* model_contrib_cmp - larger |contribution| first, then by text */
+static int
+model_contrib_cmp(const void *a, const void *b)
+{
+	const struct model_contrib *x = a, *y = b;
+	double ax = fabs(x->value), ay = fabs(y->value);
+
+	if (ax != ay)
+		return ax > ay ? -1 : 1;
+	return strcmp(x->text, y->text);
+}
+
+/* model_explain - the features that moved the score most */
+size_t
+model_explain(const struct model *m, const struct norm *n,
+	      const char *const *extra, size_t n_extra, size_t max,
+	      struct model_contrib *out)
+{
+	struct model_named nf = {{0}, g_ptr_array_new_with_free_func(g_free)};
+	struct model_contrib *all;
+	size_t *keep, k = 0;
+
+	model_generate(n, extra, n_extra, model_emit_named, &nf);
+	keep = g_new(size_t, nf.fv.n ? nf.fv.n : 1);
+	model_dedup(&nf.fv, keep);
+	model_fv_normalize(&nf.fv);
+	all = g_new(struct model_contrib, nf.fv.n ? nf.fv.n : 1);
+	for (size_t i = 0; i < nf.fv.n; i++) {
+		double c = model_weight(m, nf.fv.h[i]) * nf.fv.v[i];
+
+		if (c == 0)
+			continue;
+		all[k].text = g_ptr_array_index(nf.text, keep[i]);
+		all[k++].value = c;
+	}
+	qsort(all, k, sizeof(*all), model_contrib_cmp);
+	if (k > max)
+		k = max;
+	for (size_t i = 0; i < k; i++) {
+		out[i].text = g_strdup(all[i].text);
+		out[i].value = all[i].value;
+	}
+	g_free(all);
+	g_free(keep);
+	g_ptr_array_free(nf.text, TRUE);
+	model_fv_clear(&nf.fv);
+	return k;
 }
 
 /* model_fv_clear - release a feature vector's storage */
@@ -727,7 +854,8 @@ model_header_line(struct model_parse *ps, struct model_header *hd, char *s)
 	} else if (strcmp(s, "trainer") == 0) {
 		slot = &hd->trainer;
 	} else if (strcmp(s, "features") == 0) {
-		if (strcmp(v, MODEL_FEATURE_SET) != 0)
+		if (strcmp(v, MODEL_FEATURE_SET) != 0 &&
+		    strcmp(v, MODEL_FEATURE_SET_NO_X) != 0)
 			return model_fail(ps,
 					  "features: \"%s\" unsupported "
 					  "(this build: \"%s\")",
@@ -946,19 +1074,36 @@ model_label_positive(const char *labels, char *const *flags)
 	return pos;
 }
 
-/* model_data_push - one featurized row */
+/* model_data_push - one featurized row, with its rule hits */
 static void
-model_data_push(struct model_data *d, size_t *cap, const char *text, int y)
+model_data_push(struct model_data *d, size_t *cap, const char *text, int y,
+		const struct model_rules *rules)
 {
 	struct norm *nm = norm_text(text, strlen(text), 0);
+	char **extra = NULL;
+	double score = 0;
+	int other = 0;
 
 	if (d->n == *cap) {
 		*cap = *cap ? *cap * 2 : 1024;
 		d->xs = g_renew(struct model_fv, d->xs, *cap);
 		d->ys = g_renew(int, d->ys, *cap);
+		if (rules != NULL) {
+			d->rule_score = g_renew(double, d->rule_score, *cap);
+			d->rule_other =
+			    g_renew(unsigned char, d->rule_other, *cap);
+		}
+	}
+	if (rules != NULL) {
+		extra =
+		    rules->run(rules->ctx, text, strlen(text), &score, &other);
+		d->rule_score[d->n] = score;
+		d->rule_other[d->n] = other != 0;
 	}
 	memset(&d->xs[d->n], 0, sizeof(d->xs[d->n]));
-	model_features(nm, NULL, 0, &d->xs[d->n]);
+	model_features(nm, (const char *const *)extra,
+		       extra ? g_strv_length(extra) : 0, &d->xs[d->n]);
+	g_strfreev(extra);
 	/* trim the reusable buffer to size: a data set holds many rows */
 	d->xs[d->n].cap = d->xs[d->n].n ? d->xs[d->n].n : 1;
 	d->xs[d->n].h = g_renew(uint32_t, d->xs[d->n].h, d->xs[d->n].cap);
@@ -975,6 +1120,15 @@ model_data_push(struct model_data *d, size_t *cap, const char *text, int y)
 int
 model_read_tsv(const char *tsv, const char *class_spec, struct model_data *out,
 	       char **error_r)
+{
+	return model_read_tsv_rules(tsv, class_spec, NULL, out, error_r);
+}
+
+/* model_read_tsv_rules - read and featurize, with rule features */
+int
+model_read_tsv_rules(const char *tsv, const char *class_spec,
+		     const struct model_rules *rules, struct model_data *out,
+		     char **error_r)
 {
 	struct model_data d = {0};
 	GError *gerr = NULL;
@@ -1011,13 +1165,14 @@ model_read_tsv(const char *tsv, const char *class_spec, struct model_data *out,
 			continue;
 		text = model_unescape(tab + 1, MODEL_TSV_MAX_TEXT);
 		model_data_push(&d, &cap, text,
-				model_label_positive(lines[i], flags));
+				model_label_positive(lines[i], flags), rules);
 		g_free(text);
 	}
 	g_strfreev(lines);
 	g_strfreev(flags);
 	if (d.n == 0) {
 		*error_r = g_strdup_printf("%s: no labeled rows", tsv);
+		model_data_clear(&d);
 		return -1;
 	}
 	*out = d;
@@ -1032,6 +1187,8 @@ model_data_clear(struct model_data *d)
 		model_fv_clear(&d->xs[i]);
 	g_free(d->xs);
 	g_free(d->ys);
+	g_free(d->rule_score);
+	g_free(d->rule_other);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -1050,7 +1207,7 @@ model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
 		model_train_defaults(&opts);
 	else
 		opts = *o;
-	if (model_read_tsv(tsv, class_spec, &d, error_r) < 0)
+	if (model_read_tsv_rules(tsv, class_spec, opts.rules, &d, error_r) < 0)
 		return -1;
 	data = g_strdup_printf("%s (%zu rows, %zu positive)",
 			       opts.data ? opts.data : tsv, d.n, d.n_pos);
@@ -1089,33 +1246,25 @@ model_fold_stats(struct model_cv_fold *f)
 	f->macro_f1 = (f->f1 + f->f1_neg) / 2;
 }
 
-/* model_cv - stratified k-fold cross-validation */
-int
-model_cv(const struct model_data *d, unsigned k, unsigned seed,
-	 double threshold, const struct model_train_opts *o,
-	 struct model_cv_fold *folds_r, char **error_r)
+/*
+ * model_assign_folds - fold[i] in 0..k-1 for the n rows sel[] of d
+ * (all rows when sel is NULL): positives first, then negatives, each
+ * shuffled (Fisher-Yates, seeded) and dealt round-robin, so every fold
+ * holds about the same share of each label
+ */
+static unsigned *
+model_assign_folds(const int *ys, const size_t *sel, size_t n, unsigned k,
+		   unsigned seed)
 {
-	unsigned *fold;
-	struct model_fv *xs;
-	int *ys;
-	size_t *idx, npos = 0, nneg = 0;
+	unsigned *fold = g_new(unsigned, n);
+	size_t *idx = g_new(size_t, n ? n : 1), npos = 0, nneg = 0;
 	uint64_t st = seed;
-	struct model_cv_fold mean = {0};
 
-	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
-		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
-					   "least k rows",
-					   k, MODEL_CV_MAX_K);
-		return -1;
-	}
-	fold = g_new(unsigned, d->n);
-	idx = g_new(size_t, d->n);
-	/* positives first, then negatives, each shuffled (Fisher-Yates) */
-	for (size_t i = 0; i < d->n; i++)
-		if (d->ys[i])
+	for (size_t i = 0; i < n; i++)
+		if (ys[sel ? sel[i] : i])
 			idx[npos++] = i;
-	for (size_t i = 0; i < d->n; i++)
-		if (!d->ys[i])
+	for (size_t i = 0; i < n; i++)
+		if (!ys[sel ? sel[i] : i])
 			idx[npos + nneg++] = i;
 	for (size_t part = 0; part < 2; part++) {
 		size_t base = part ? npos : 0, cnt = part ? nneg : npos;
@@ -1128,55 +1277,247 @@ model_cv(const struct model_data *d, unsigned k, unsigned seed,
 			idx[base + j] = t;
 		}
 	}
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < n; i++)
 		fold[idx[i]] = (unsigned)(i % k);
-	xs = g_new(struct model_fv, d->n);
-	ys = g_new(int, d->n);
+	g_free(idx);
+	return fold;
+}
+
+/* model_count - one prediction into a fold's counts */
+static void
+model_count(struct model_cv_fold *r, int got, int want)
+{
+	if (got && want)
+		r->tp++;
+	else if (got)
+		r->fp++;
+	else if (want)
+		r->fn++;
+	else
+		r->tn++;
+}
+
+/* model_mean_add - add fold r to the running mean of k folds */
+static void
+model_mean_add(struct model_cv_fold *mean, const struct model_cv_fold *r,
+	       unsigned k)
+{
+	mean->tp += r->tp;
+	mean->fp += r->fp;
+	mean->fn += r->fn;
+	mean->tn += r->tn;
+	mean->precision += r->precision / k;
+	mean->recall += r->recall / k;
+	mean->f1 += r->f1 / k;
+	mean->f1_neg += r->f1_neg / k;
+	mean->macro_f1 += r->macro_f1 / k;
+}
+
+/*
+ * model_train_subset - train on the n rows sel[] of d whose fold is not
+ * skip (fold NULL: all n)
+ */
+static struct model *
+model_train_subset(const struct model_data *d, const size_t *sel, size_t n,
+		   const unsigned *fold, unsigned skip,
+		   const struct model_train_opts *o)
+{
+	struct model_fv *xs = g_new(struct model_fv, n ? n : 1);
+	int *ys = g_new(int, n ? n : 1);
+	struct model *m;
+	size_t nt = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (fold != NULL && fold[i] == skip)
+			continue;
+		xs[nt] = d->xs[sel[i]]; /* shallow: storage stays in d */
+		ys[nt++] = d->ys[sel[i]];
+	}
+	m = model_train(xs, ys, nt, o);
+	g_free(xs);
+	g_free(ys);
+	return m;
+}
+
+/* model_cv - stratified k-fold cross-validation */
+int
+model_cv(const struct model_data *d, unsigned k, unsigned seed,
+	 double threshold, const struct model_train_opts *o,
+	 struct model_cv_fold *folds_r, char **error_r)
+{
+	unsigned *fold;
+	size_t *all;
+	struct model_cv_fold mean = {0};
+
+	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
+		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
+					   "least k rows",
+					   k, MODEL_CV_MAX_K);
+		return -1;
+	}
+	fold = model_assign_folds(d->ys, NULL, d->n, k, seed);
+	all = g_new(size_t, d->n);
+	for (size_t i = 0; i < d->n; i++)
+		all[i] = i;
 	for (unsigned f = 0; f < k; f++) {
 		struct model_cv_fold *r = &folds_r[f];
-		struct model *m;
-		size_t nt = 0;
+		struct model *m = model_train_subset(d, all, d->n, fold, f, o);
 
 		memset(r, 0, sizeof(*r));
-		for (size_t i = 0; i < d->n; i++) {
+		for (size_t i = 0; i < d->n; i++)
 			if (fold[i] == f)
-				continue;
-			xs[nt] = d->xs[i]; /* shallow: storage stays in d */
-			ys[nt++] = d->ys[i];
+				model_count(
+				    r, model_score(m, &d->xs[i]) >= threshold,
+				    d->ys[i]);
+		model_free(m);
+		model_fold_stats(r);
+		model_mean_add(&mean, r, k);
+	}
+	folds_r[k] = mean;
+	g_free(all);
+	g_free(fold);
+	return 0;
+}
+
+/* Grid of model thresholds tried: 0.05, 0.06, ... 0.95. */
+#define MODEL_THR_LO 5
+#define MODEL_THR_HI 95
+#define MODEL_THR_STEP 0.01
+
+/* model_rule_score - a row's rule score (0 when read without rules) */
+static double
+model_rule_score(const struct model_data *d, size_t i)
+{
+	return d->rule_score ? d->rule_score[i] : 0;
+}
+
+/* model_rule_other - whether rules flag row i through another category */
+static int
+model_rule_other(const struct model_data *d, size_t i)
+{
+	return d->rule_other ? d->rule_other[i] : 0;
+}
+
+/* model_both - the daemon's decision: rules plus the model's share */
+static int
+model_both(const struct model_combine *cb, double rule_score, int other,
+	   double p, double thr)
+{
+	double s = rule_score + (p >= thr ? cb->weight * p : 0);
+
+	/* the epsilon of verdict.c */
+	return other || s + 1e-9 >= cb->cat_threshold;
+}
+
+/*
+ * model_choose_threshold - the model threshold that scores best on the n
+ * training rows sel[] of d, from out-of-fold probabilities of an inner
+ * cb->inner_k-fold CV (the outer test fold is never seen); ties go to
+ * the higher threshold, which flags less
+ */
+static double
+model_choose_threshold(const struct model_data *d, const size_t *sel, size_t n,
+		       unsigned seed, const struct model_train_opts *o,
+		       const struct model_combine *cb)
+{
+	unsigned ik = cb->inner_k >= 2 ? cb->inner_k : 3;
+	unsigned *fold = model_assign_folds(d->ys, sel, n, ik, seed + 7919);
+	double *p = g_new(double, n ? n : 1), best = -1, best_thr = 0.5;
+
+	for (unsigned f = 0; f < ik; f++) {
+		struct model *m = model_train_subset(d, sel, n, fold, f, o);
+
+		for (size_t i = 0; i < n; i++)
+			if (fold[i] == f)
+				p[i] = model_score(m, &d->xs[sel[i]]);
+		model_free(m);
+	}
+	for (int t = MODEL_THR_HI; t >= MODEL_THR_LO; t--) {
+		struct model_cv_fold r = {0};
+		double thr = t * MODEL_THR_STEP, v;
+
+		for (size_t i = 0; i < n; i++)
+			model_count(&r,
+				    model_both(cb, model_rule_score(d, sel[i]),
+					       model_rule_other(d, sel[i]),
+					       p[i], thr),
+				    d->ys[sel[i]]);
+		model_fold_stats(&r);
+		v = cb->objective_f1 ? r.f1 : r.macro_f1;
+		if (v > best + 1e-12) {
+			best = v;
+			best_thr = thr;
 		}
-		m = model_train(xs, ys, nt, o);
+	}
+	g_free(p);
+	g_free(fold);
+	return best_thr;
+}
+
+/* model_cv_both - rules, model and both, cross-validated */
+int
+model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
+	      const struct model_train_opts *o, const struct model_combine *cb,
+	      struct model_cv_fold *rules_r, struct model_cv_fold *model_r,
+	      struct model_cv_fold *both_r, double *thr_r, char **error_r)
+{
+	struct model_cv_fold mr = {0}, mm = {0}, mb = {0};
+	unsigned *fold;
+	size_t *sel;
+
+	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
+		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
+					   "least k rows",
+					   k, MODEL_CV_MAX_K);
+		return -1;
+	}
+	fold = model_assign_folds(d->ys, NULL, d->n, k, seed);
+	sel = g_new(size_t, d->n);
+	for (unsigned f = 0; f < k; f++) {
+		struct model *m;
+		size_t nt = 0;
+		double thr = cb->threshold;
+
+		for (size_t i = 0; i < d->n; i++)
+			if (fold[i] != f)
+				sel[nt++] = i;
+		if (thr <= 0)
+			thr =
+			    model_choose_threshold(d, sel, nt, seed + f, o, cb);
+		thr_r[f] = thr;
+		m = model_train_subset(d, sel, nt, NULL, 0, o);
+		memset(&rules_r[f], 0, sizeof(rules_r[f]));
+		memset(&model_r[f], 0, sizeof(model_r[f]));
+		memset(&both_r[f], 0, sizeof(both_r[f]));
 		for (size_t i = 0; i < d->n; i++) {
-			int got;
+			double p;
 
 			if (fold[i] != f)
 				continue;
-			got = model_score(m, &d->xs[i]) >= threshold;
-			if (got && d->ys[i])
-				r->tp++;
-			else if (got)
-				r->fp++;
-			else if (d->ys[i])
-				r->fn++;
-			else
-				r->tn++;
+			p = model_score(m, &d->xs[i]);
+			model_count(&rules_r[f],
+				    model_both(cb, model_rule_score(d, i),
+					       model_rule_other(d, i), 0, 2),
+				    d->ys[i]);
+			model_count(&model_r[f], p >= 0.5, d->ys[i]);
+			model_count(&both_r[f],
+				    model_both(cb, model_rule_score(d, i),
+					       model_rule_other(d, i), p, thr),
+				    d->ys[i]);
 		}
 		model_free(m);
-		model_fold_stats(r);
-		mean.tp += r->tp;
-		mean.fp += r->fp;
-		mean.fn += r->fn;
-		mean.tn += r->tn;
-		mean.precision += r->precision / k;
-		mean.recall += r->recall / k;
-		mean.f1 += r->f1 / k;
-		mean.f1_neg += r->f1_neg / k;
-		mean.macro_f1 += r->macro_f1 / k;
+		model_fold_stats(&rules_r[f]);
+		model_fold_stats(&model_r[f]);
+		model_fold_stats(&both_r[f]);
+		model_mean_add(&mr, &rules_r[f], k);
+		model_mean_add(&mm, &model_r[f], k);
+		model_mean_add(&mb, &both_r[f], k);
 	}
-	folds_r[k] = mean;
-	g_free(xs);
-	g_free(ys);
+	rules_r[k] = mr;
+	model_r[k] = mm;
+	both_r[k] = mb;
+	g_free(sel);
 	g_free(fold);
-	g_free(idx);
 	return 0;
 }
 
@@ -1189,7 +1530,8 @@ model_cv_tsv(const char *tsv, const char *class_spec, unsigned k, unsigned seed,
 	struct model_data d = {0};
 	int rc;
 
-	if (model_read_tsv(tsv, class_spec, &d, error_r) < 0)
+	if (model_read_tsv_rules(tsv, class_spec, o ? o->rules : NULL, &d,
+				 error_r) < 0)
 		return -1;
 	rc = model_cv(&d, k, seed, threshold, o, folds_r, error_r);
 	model_data_clear(&d);

@@ -14,7 +14,12 @@
  *   'w' word unigram: the token text;
  *   'b' word bigram: two adjacent token texts joined by one space;
  *   'c' character 3- to 5-grams (code points) of "<" token ">";
- *   'x' extra named features given by the caller ("rule:INSULT_YOU").
+ *   'x' extra named features given by the caller: "rule:NAME" for each
+ *       rule that fired on the text (triage.c when scoring, the
+ *       model_rules hook when training), so the model learns how far to
+ *       trust each rule.
+ * model_generate() is the one definition; model_features() hashes what
+ * it yields and model_explain() keeps the text too (-t -v).
  * Features are binary (a repeated word counts once) and the vector is
  * L2-normalized, so a long mail and a one-line tweet land on one scale
  * and ten repeated swear words do not outweigh everything else.  A model
@@ -24,7 +29,7 @@
  * Model file (UTF-8 text, one item per line, see model_load()):
  *	triage-model 1
  *	class: abusive|profanity
- *	features: w1 w2 c3-5 x binary-l2
+ *	features: w1 w2 c3-5 x:rule binary-l2
  *	hash: fnv1a32-fmix32 seed=0x5eed7a9e bits=18
  *	data: davidson.tsv (24783 rows, 20620 positive)
  *	license: MIT ...
@@ -50,7 +55,9 @@
 #include "normalize.h"
 
 #define MODEL_FORMAT_VERSION 1
-#define MODEL_FEATURE_SET "w1 w2 c3-5 x binary-l2"
+#define MODEL_FEATURE_SET "w1 w2 c3-5 x:rule binary-l2"
+/* Models of the first feature set had no 'x' weights: they score alike. */
+#define MODEL_FEATURE_SET_NO_X "w1 w2 c3-5 x binary-l2"
 #define MODEL_HASH_NAME "fnv1a32-fmix32"
 /* Any fixed value would do; changing it invalidates every model file. */
 #define MODEL_HASH_SEED 0x5eed7a9eU
@@ -73,6 +80,23 @@ struct model_fv {
 
 struct model;
 
+/*
+ * The rule engine's view of one labeled text, so that training sees the
+ * rule hits as features the way scoring does (model.c knows no rules).
+ * run() analyses text and returns its rule features ("rule:NAME" per
+ * hit, a NULL-terminated vector the caller frees with g_strfreev()),
+ * with *score_r the rules' score in the model's category and *other_r
+ * whether the rules alone already flag the class through another one.
+ */
+struct model_rules {
+	char **(*run)(void *ctx, const char *text, size_t len, double *score_r,
+		      int *other_r);
+	void *ctx;
+};
+
+/* The prefix of a rule hit's feature name: "rule:INSULT_YOU". */
+#define MODEL_RULE_PREFIX "rule:"
+
 struct model_train_opts {
 	double l2;              /* L2 strength on mean weighted log loss */
 	unsigned max_iter;      /* L-BFGS iterations (the "epochs") */
@@ -85,6 +109,8 @@ struct model_train_opts {
 	const char *data;       /* header "data:" (NULL: filled by callers) */
 	const char *license;    /* header "license:" */
 	const char *citation;   /* header "citation:" */
+	/* rule features of each row (NULL: none); see model_rules */
+	const struct model_rules *rules;
 };
 
 /* model_train_defaults - the tuned defaults (see model.c) */
@@ -97,6 +123,37 @@ void model_train_defaults(struct model_train_opts *o);
  */
 void model_features(const struct norm *n, const char *const *extra,
 		    size_t n_extra, struct model_fv *out);
+
+/*
+ * model_emit_fn - receives one feature from model_generate(): namespace
+ * ('w', 'b', 'c', 'x'), its text as a + (when b is not NULL) " " + b,
+ * and its full 32-bit hash; repeats are not removed
+ */
+typedef void (*model_emit_fn)(void *ctx, char ns, const char *a, size_t alen,
+			      const char *b, size_t blen, uint32_t h);
+
+/*
+ * model_generate - the one definition of the feature set: calls emit
+ * for every feature of n and the extras, in a fixed order.
+ * model_features() and model_explain() are built on it.
+ */
+void model_generate(const struct norm *n, const char *const *extra,
+		    size_t n_extra, model_emit_fn emit, void *ctx);
+
+/* One feature's share of a score: weight times value. */
+struct model_contrib {
+	char *text;   /* "w:idiot", "b:you idiot", "c:<idi", "x:rule:X" */
+	double value; /* added to the log-odds */
+};
+
+/*
+ * model_explain - the at most max features of a text (as model_features()
+ * makes them) with the largest |weight * value|, largest first, into out
+ * (each text to g_free); returns how many
+ */
+size_t model_explain(const struct model *m, const struct norm *n,
+		     const char *const *extra, size_t n_extra, size_t max,
+		     struct model_contrib *out);
 
 /* model_fv_clear - release the storage of a feature vector */
 void model_fv_clear(struct model_fv *fv);
@@ -147,11 +204,23 @@ struct model_data {
 	int *ys;
 	size_t n;
 	size_t n_pos;
+	/* with rules (else NULL): per row the rules' score in the model's
+	 * category and whether they flag the class through another one */
+	double *rule_score;
+	unsigned char *rule_other;
 };
 
 /* model_read_tsv - read and featurize a TSV; -1 and *error_r on error */
 int model_read_tsv(const char *tsv, const char *class_spec,
 		   struct model_data *out, char **error_r);
+
+/*
+ * model_read_tsv_rules - model_read_tsv() with the rule hits of each row
+ * as features (rules NULL: none) and rule_score/rule_other filled in
+ */
+int model_read_tsv_rules(const char *tsv, const char *class_spec,
+			 const struct model_rules *rules,
+			 struct model_data *out, char **error_r);
 
 /* model_data_clear - release what model_read_tsv() filled in */
 void model_data_clear(struct model_data *d);
@@ -185,6 +254,34 @@ struct model_cv_fold {
 int model_cv(const struct model_data *d, unsigned k, unsigned seed,
 	     double threshold, const struct model_train_opts *o,
 	     struct model_cv_fold *folds_r, char **error_r);
+
+/*
+ * How the daemon adds the model to its category (triage.c, verdict.c):
+ * a message is flagged when the rules flag the class through another
+ * category, or when rule score + (p >= threshold ? weight * p : 0)
+ * reaches the category's threshold.
+ */
+struct model_combine {
+	double weight;        /* model { weight } */
+	double threshold;     /* model { threshold }; 0: chosen per fold */
+	double cat_threshold; /* the model category's threshold */
+	unsigned inner_k;     /* folds of the inner CV choosing threshold */
+	int objective_f1;     /* choose by F1 of the class, else macro-F1 */
+};
+
+/*
+ * model_cv_both - k-fold cross-validation of rules only, model only
+ * (probability >= 0.5) and both combined as cb says (data read without
+ * rules has rule score 0).  When cb->threshold is 0 each fold's threshold is
+ * the one that scores best (cb->objective_f1) on out-of-fold probabilities of
+ * an inner cb->inner_k-fold CV over the training folds only; thr_r[f] gets it.
+ * Each *_r has k + 1 entries, the last the mean.
+ */
+int model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
+		  const struct model_train_opts *o,
+		  const struct model_combine *cb, struct model_cv_fold *rules_r,
+		  struct model_cv_fold *model_r, struct model_cv_fold *both_r,
+		  double *thr_r, char **error_r);
 
 /* model_cv_tsv - model_read_tsv() and model_cv() */
 int model_cv_tsv(const char *tsv, const char *class_spec, unsigned k,

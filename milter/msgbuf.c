@@ -81,6 +81,7 @@ msgbuf_open(struct msgbuf *b)
 #ifdef O_TMPFILE
 	fd = open(b->temp_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 #endif
+	/* cppcheck-suppress knownConditionTrueFalse ; not without O_TMPFILE */
 	if (fd < 0) {
 		/* no O_TMPFILE here (or on this file system): name, unlink */
 		char *path =

@@ -111,6 +111,10 @@ offline_print_text(const struct offline_opts *o, const char *name,
 					h->start, h->end);
 			fprintf(o->out, " [%s:%d]\n", h->file, h->line);
 		}
+		if (res->model_p >= 0)
+			fprintf(o->out, "# model probability %.2f: %s\n",
+				res->model_p,
+				res->model_explain ? res->model_explain : "");
 	}
 	for (size_t i = 0; i < res->add_names.n; i++)
 		fprintf(o->out, "+%s: %s\n", res->add_names.v[i],
@@ -150,6 +154,7 @@ offline_one(const struct triage_config *cf, const struct offline_opts *o,
 	}
 	env.queue_id = name;
 	env.offline = 1;
+	env.explain = o->verbose;
 	env.env_from = from;
 	env.rcpt = (const char *const *)rcpt.v;
 	env.n_rcpt = rcpt.n;

@@ -112,23 +112,47 @@ triage_quote(const char *text, size_t start, size_t end)
 	return g_string_free(q, FALSE);
 }
 
+/* Features listed by -t -v: enough to see why, short enough to read. */
+#define TRIAGE_MODEL_EXPLAIN 8
+
 /*
  * triage_model - the learned model as one more hit: MODEL_RULE(weight *
  * probability) in its category when the probability reaches the
- * threshold, so thresholds and routes stay in one place
+ * threshold, so thresholds and routes stay in one place.  The rule hits
+ * so far are features too ("rule:NAME", as --train makes them); with
+ * explain (-t -v) the strongest features are kept for the report.
  */
 static void
 triage_model(const struct triage_config *cf, const struct norm *norm,
-	     struct triage_result *res)
+	     int explain, struct triage_result *res)
 {
 	struct model_fv fv = {0};
 	struct triage_hit *t;
+	char **extra = g_new0(char *, res->n_hits + 1);
 	double p;
 
-	model_features(norm, NULL, 0, &fv);
+	for (size_t i = 0; i < res->n_hits; i++)
+		extra[i] =
+		    g_strconcat(MODEL_RULE_PREFIX, res->hits[i].rule, NULL);
+	model_features(norm, (const char *const *)extra, res->n_hits, &fv);
 	p = model_score(cf->model, &fv);
 	model_fv_clear(&fv);
 	res->model_p = p;
+	if (explain) {
+		struct model_contrib top[TRIAGE_MODEL_EXPLAIN];
+		size_t n =
+		    model_explain(cf->model, norm, (const char *const *)extra,
+				  res->n_hits, TRIAGE_MODEL_EXPLAIN, top);
+		GString *s = g_string_new(NULL);
+
+		for (size_t i = 0; i < n; i++) {
+			g_string_append_printf(s, "%s%s %+.2f", i ? ", " : "",
+					       top[i].text, top[i].value);
+			g_free(top[i].text);
+		}
+		res->model_explain = g_string_free(s, FALSE);
+	}
+	g_strfreev(extra);
 	if (p < cf->model_threshold)
 		return;
 	t = &res->hits[res->n_hits++];
@@ -143,7 +167,7 @@ triage_model(const struct triage_config *cf, const struct norm *norm,
 /* triage_classify - match the rules on subject + new text */
 static void
 triage_classify(const struct triage_config *cf, struct message *m,
-		const GString *fresh, struct triage_result *res)
+		const GString *fresh, int explain, struct triage_result *res)
 {
 	GString *text = g_string_new(NULL);
 	struct triage_headers th = {0};
@@ -191,7 +215,7 @@ triage_classify(const struct triage_config *cf, struct message *m,
 		}
 	}
 	if (cf->model != NULL)
-		triage_model(cf, norm, res);
+		triage_model(cf, norm, explain, res);
 	if (norm->truncated)
 		res->limited = 1;
 	classify_result_clear(&out);
@@ -265,7 +289,7 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	res->length.signature = qs.signature;
 	if ((cf->rules != NULL || cf->model != NULL) &&
 	    triage_elapsed_ms(start) <= (gint64)cf->scan_timeout_ms)
-		triage_classify(cf, m, qs.fresh, res);
+		triage_classify(cf, m, qs.fresh, env->explain, res);
 	quote_split_clear(&qs);
 
 	/* checked between stages: GMime and PCRE2 have their own limits */
@@ -314,6 +338,7 @@ triage_result_free(struct triage_result *res)
 	g_free(res->count_window);
 	g_free(res->route);
 	g_free(res->subject);
+	g_free(res->model_explain);
 	g_free(res->error);
 	g_free(res);
 	return NULL;

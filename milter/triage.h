@@ -43,6 +43,7 @@ struct triage_env {
 	int truncated; /* the caller stopped buffering at max_scan_bytes */
 	struct store *store; /* acknowledgment state; NULL = unavailable */
 	int offline;         /* -t: no store, nothing will be sent */
+	int explain;         /* -t -v: keep the model's top features */
 };
 
 /* triage_length - how much the customer wrote */
@@ -105,6 +106,8 @@ struct triage_result {
 	char *count_window; /* the window as configured, e.g. "24h" */
 	struct triage_ack *ack; /* the acknowledgment decision, or NULL */
 	char *error;            /* non-NULL: the engine failed; apply nothing */
+	/* with env explain (-t -v): the model's strongest features, or NULL */
+	char *model_explain;
 };
 
 int triage_init(void);

@@ -136,8 +136,28 @@ run -c "$T/model.conf" -t -v "$T/rude.eml"
 t_match "the model scores a rude line: ABUSIVE_MODEL hit, flag abusive" \
 	"ABUSIVE_MODEL" "$out"
 t_match "... and the flag follows" "^\+X-Triage-Flags: abusive" "$out"
+t_match "-t -v lists the features behind the model's score, strongest first" \
+	'^# model probability 1\.00: c:<id \+0\.[0-9]+, c:<idi \+' "$out"
+run -c "$T/model.conf" -t "$T/rude.eml"
+t_check "-t without -v lists no model features" test "$(echo "$out" | grep -c '^# model')" -eq 0
 run -c "$T/model.conf" -t -v "$T/kind.eml"
 t_check "the model leaves a kind line alone" test "$(echo "$out" | grep -c ABUSIVE_MODEL)" -eq 0
+t_match "... and -t -v shows what pulled its score down" \
+	'^# model probability 0\.[0-9]+: .*[a-z]:[^,]* -[0-9]' "$out"
+printf 'rules = {"%s/rules/*.rules"}\nmodel {\n\tweight = 10\n}\n' \
+	"$top_srcdir" >"$T/cv.conf"
+run -c "$T/cv.conf" --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv 2 \
+	--class abusive
+t_eq "--train --cv 2 on the fixture: exit 0" 0 "$rc"
+t_match "--cv reports the model, cross-validated" \
+	'^model +[0-9]+ +[0-9]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +0\.9[0-9]* ' "$out"
+t_match "--cv reports rules and model together" '^both ' "$out"
+run -c "$T/cv.conf" --train "$top_srcdir/tests/unit/model/tiny.tsv" \
+	-o "$T/rules.model" --class abusive
+t_match "--train with -c learns weights for the rule hits" \
+	'^features: .*x:rule' "$(sed -n 3p "$T/rules.model" 2>/dev/null)"
+run --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv 1
+t_eq "--cv 1: exit 1" 1 "$rc"
 run --train "$T/does-not-exist.tsv" -o "$T/x.model"
 t_eq "--train on a missing file: exit 1" 1 "$rc"
 

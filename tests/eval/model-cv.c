@@ -14,7 +14,13 @@
  *	those scoring >= THRESHOLD and lists them; the body
  *	is everything after the first blank line, scored as text.
  * TSV and CLASS as for --eval (tests/eval/olid.py, kaggle.py, ...).
- * Exits 1 on bad data or usage.  Model only: no rules are run.
+ * Exits 1 on bad data or usage.  Model only: no rules are run, so no
+ * rule features either.  A development aid, not built by make:
+ *   cc -I. -Imilter $(pkg-config --cflags gmime-3.0) -o model-cv \
+ *	tests/eval/model-cv.c libtriage.a $(pkg-config --libs gmime-3.0) \
+ *	-lpcre2-8 -lm
+ * The system as the daemon runs it (rules, model and both) is measured by
+ * "triage-milter --train TSV --cv K" (tests/eval/run.sh).
  */
 #include <stdio.h>
 #include <stdlib.h>

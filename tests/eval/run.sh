@@ -12,8 +12,23 @@
 #   easy-ham-1, Enron, Bitext
 #                        at most 1 message in 200 flagged abusive,
 #                        legal-threat or public-threat (each set)
-# The legal_threats harvest and public sets and Davidson are printed for
-# information only.  Every row of a ham set is relabeled with the class
+# and of the learned model (issue 8), "both" being the shipped rules plus a
+# model trained on the training folds only, added to its category as the
+# daemon adds it (triage-milter --train --cv, 5 folds, seed 1):
+#   Kaggle insults train "abusive" both F1 >= 0.70
+#   (OLID training set   "abusive|profanity" both macro-F1 >= 0.78 is
+#                        tests/eval/olid-model.sh, an expected failure)
+#   easy-ham-1, Enron, Bitext with the shipped rules/abusive-en.model
+#                        enabled at its default weight: at most 1 in 200
+#                        flagged, as above
+# In the cross-validation the model's weight is 10 (cv_weight), above the
+# category threshold (5.0), so that the model can flag a message on its
+# own; its threshold is chosen per fold by an inner 3-fold CV of the
+# training folds (never on the test fold).  The full 5 folds and L-BFGS
+# iterations are used: the CV adds about a minute on 2 cores.
+# The plain word-list baseline (a rule flagging any word of the LDNOOBW
+# English list as abusive), the legal_threats harvest and public sets,
+# Davidson and the Davidson CV are printed for information only.  Every row of a ham set is relabeled with the class
 # "abusive|legal-threat|public-threat", so that class's tp column is the
 # number of messages flagged with any of the three.
 #
@@ -49,6 +64,16 @@ trap 'exit 1' HUP INT TERM
 
 conf=$tmp/eval.conf
 printf 'rules = {"%s/rules/*.rules"}\n' "$top_srcdir" >"$conf"
+rules_conf=$conf
+# the shipped model at its default weight and threshold
+ship_conf=$tmp/ship.conf
+printf 'rules = {"%s/rules/*.rules"}\nmodel {\n\tfile = "%s"\n}\n' \
+	"$top_srcdir" "$top_srcdir/rules/abusive-en.model" >"$ship_conf"
+# --train --cv: the rules and a model of weight cv_weight in "abusive"
+cv_weight=10
+cv_conf=$tmp/cv.conf
+printf 'rules = {"%s/rules/*.rules"}\nmodel {\n\tweight = %s\n}\n' \
+	"$top_srcdir" "$cv_weight" >"$cv_conf"
 
 passed=0
 failed=0
@@ -91,6 +116,22 @@ measure()
 	echo
 	echo "== $title"
 	if ! "$milter" -c "$conf" --eval "$@" >"$out" 2>"$out.err"; then
+		cat "$out.err" "$out"
+		return 1
+	fi
+	cat "$out"
+}
+
+# cv TITLE OUT TSV CLASS - print the --train --cv table into OUT (rows
+# rules, model and both; the columns of --eval)
+cv()
+{
+	title=$1
+	out=$2
+	echo
+	echo "== $title (5-fold cross-validation)"
+	if ! "$milter" -c "$cv_conf" --train "$3" --cv 5 --class "$4" \
+		>"$out" 2>"$out.err"; then
 		cat "$out.err" "$out"
 		return 1
 	fi
@@ -184,29 +225,82 @@ ham_floor()
 	fi
 }
 
-for set in easy-ham enron; do
-	if dir=$(adapter ham.py "$shared" --dir "$set") &&
-		adapter ham.py "$shared" --labels "$set" 2>/dev/null |
-		awk -F '\t' -v u="$union" 'NF >= 2 { print $1 "\t" u }' \
-			>"$tmp/$set.labels" &&
-		[ -s "$tmp/$set.labels" ] &&
-		measure "$set (ham; $union tp = flagged)" "$tmp/$set.out" \
-			"$dir" --labels "$tmp/$set.labels"; then
-		ham_floor "$tmp/$set.out" "$set"
-	else
-		miss "$set: could not be measured"
-	fi
-done
+# ham_sets WHAT - the three ham sets with the configuration in $conf
+ham_sets()
+{
+	for set in easy-ham enron; do
+		if dir=$(adapter ham.py "$shared" --dir "$set") &&
+			adapter ham.py "$shared" --labels "$set" 2>/dev/null |
+			awk -F '\t' -v u="$union" 'NF >= 2 { print $1 "\t" u }' \
+				>"$tmp/$set.labels" &&
+			[ -s "$tmp/$set.labels" ] &&
+			measure "$set$1 (ham; $union tp = flagged)" "$tmp/$set.out" \
+				"$dir" --labels "$tmp/$set.labels"; then
+			ham_floor "$tmp/$set.out" "$set$1"
+		else
+			miss "$set$1: could not be measured"
+		fi
+	done
 
-if adapter ham.py "$shared" --tsv bitext 2>/dev/null |
-	awk -F '\t' -v u="$union" 'NR == 1 && $1 == "label" { print; next }
-		{ sub(/^[^\t]*/, u); print }' >"$tmp/bitext.tsv" &&
-	[ "$(wc -l <"$tmp/bitext.tsv")" -gt 1 ] &&
-	measure "Bitext (ham; $union tp = flagged)" "$tmp/bitext.out" \
-		"$tmp/bitext.tsv"; then
-	ham_floor "$tmp/bitext.out" "Bitext"
+	if adapter ham.py "$shared" --tsv bitext 2>/dev/null |
+		awk -F '\t' -v u="$union" 'NR == 1 && $1 == "label" { print; next }
+			{ sub(/^[^\t]*/, u); print }' >"$tmp/bitext.tsv" &&
+		[ "$(wc -l <"$tmp/bitext.tsv")" -gt 1 ] &&
+		measure "Bitext$1 (ham; $union tp = flagged)" "$tmp/bitext.out" \
+			"$tmp/bitext.tsv"; then
+		ham_floor "$tmp/bitext.out" "Bitext$1"
+	else
+		miss "Bitext$1: could not be measured"
+	fi
+}
+
+ham_sets ""
+conf=$ship_conf
+ham_sets " with the shipped model"
+conf=$rules_conf
+
+# ---- the plain word-list baseline (information) --------------------------
+
+# LDNOOBW's English list as one lexicon rule; lines without a letter
+# (an emoji) cannot be matched on words and are left out
+ldnoobw=$shared/profanity_wordlists/ldnoobw/en
+if [ -f "$ldnoobw" ]; then
+	mkdir "$tmp/baseline"
+	LC_ALL=C grep '[A-Za-z]' "$ldnoobw" >"$tmp/baseline/ldnoobw-en.txt"
+	cat >"$tmp/baseline/wordlist.rules" <<'EOF'
+rule WORDLIST {
+	category = "abusive"
+	score = 5.0
+	describe = "A word of the LDNOOBW English list"
+	lexicon = "ldnoobw-en.txt"
+	negation = 0
+}
+EOF
+	printf 'rules = {"%s/baseline/wordlist.rules"}\n' "$tmp" >"$tmp/bl.conf"
+	conf=$tmp/bl.conf
+	for set in olid kaggle davidson; do
+		if [ ! -s "$tmp/$set.tsv" ] ||
+			! measure "word-list baseline: $set (information)" \
+				"$tmp/bl-$set.out" "$tmp/$set.tsv"; then
+			echo "(word-list baseline on $set could not be measured)"
+		fi
+	done
+	conf=$rules_conf
+fi
+
+# ---- the learned model: rules, model and both, cross-validated -----------
+
+# The OLID floor of the model (macro-F1 >= 0.78) is tests/eval/olid-model.sh,
+# an expected failure (XFAIL_TESTS): the model reaches about 0.75.
+if [ -s "$tmp/kaggle.tsv" ] &&
+	cv "Kaggle insults train" "$tmp/kaggle.cv" "$tmp/kaggle.tsv" abusive; then
+	floor "$tmp/kaggle.cv" both 8 F1 0.70 "Kaggle rules+model CV"
 else
-	miss "Bitext: could not be measured"
+	miss "Kaggle rules+model CV: could not be measured"
+fi
+if [ -s "$tmp/davidson.tsv" ]; then
+	cv "Davidson (information)" "$tmp/davidson.cv" "$tmp/davidson.tsv" \
+		"abusive|profanity" || echo "(Davidson CV could not be measured)"
 fi
 
 echo

@@ -214,6 +214,202 @@ START_TEST(test_file_errors)
 }
 END_TEST
 
+/* Features as model_generate() yields them, with their text. */
+struct gen_seen {
+	GPtrArray *text;
+	GArray *h;
+};
+
+/* gen_collect - model_emit_fn: keep "ns:text" and the hash */
+static void
+gen_collect(void *ctx, char ns, const char *a, size_t alen, const char *b,
+	    size_t blen, uint32_t h)
+{
+	struct gen_seen *g = ctx;
+	char *t = b != NULL
+		      ? g_strdup_printf("%.*s %.*s", (int)alen, a, (int)blen, b)
+		      : g_strndup(a, alen);
+
+	/* the text hashes to the very hash the scorer uses */
+	ck_assert_uint_eq(model_feature_hash(ns, t, strlen(t)), h);
+	g_ptr_array_add(g->text, g_strdup_printf("%c:%s", ns, t));
+	g_array_append_val(g->h, h);
+	g_free(t);
+}
+
+START_TEST(test_generate)
+{
+	const char *extra[] = {"rule:INSULT_YOU"};
+	struct gen_seen g = {g_ptr_array_new_with_free_func(g_free),
+			     g_array_new(FALSE, FALSE, sizeof(uint32_t))};
+	struct norm *n = norm_text("You idiot, naïve you", 21, 0);
+	struct model_fv fv = {0};
+
+	model_generate(n, extra, 1, gen_collect, &g);
+	model_features(n, extra, 1, &fv);
+	/* model_features() is exactly the distinct generated hashes */
+	for (size_t i = 0; i < g.h->len; i++)
+		ck_assert(fv_has(&fv, g_array_index(g.h, uint32_t, i)));
+	for (size_t i = 0; i < fv.n; i++) {
+		size_t j = 0;
+
+		while (j < g.h->len &&
+		       g_array_index(g.h, uint32_t, j) != fv.h[i])
+			j++;
+		ck_assert_uint_lt(j, g.h->len);
+	}
+	/* the texts -t -v prints */
+	ck_assert_str_eq(g_ptr_array_index(g.text, 0), "w:you");
+	ck_assert_str_eq(g_ptr_array_index(g.text, 1), "b:you idiot");
+	ck_assert_str_eq(g_ptr_array_index(g.text, 2), "c:<yo");
+	ck_assert_str_eq(g_ptr_array_index(g.text, g.text->len - 1),
+			 "x:rule:INSULT_YOU");
+	{
+		int seen = 0;
+
+		for (size_t i = 0; i < g.text->len; i++)
+			seen |=
+			    strcmp(g_ptr_array_index(g.text, i), "c:naiv") == 0;
+		ck_assert(seen); /* accents are stripped, code points kept */
+	}
+	model_fv_clear(&fv);
+	norm_free(n);
+	g_ptr_array_free(g.text, TRUE);
+	g_array_free(g.h, TRUE);
+}
+END_TEST
+
+START_TEST(test_explain)
+{
+	struct model_data d = {0};
+	struct model *m = train_tiny(&d);
+	struct model_contrib top[8], all[400];
+	struct model_fv fv = {0};
+	const char *text = "shut up you stupid idiot";
+	struct norm *n = norm_text(text, strlen(text), 0);
+	size_t k = model_explain(m, n, NULL, 0, 8, top), kall;
+	double z = 0, p;
+	int idi = 0;
+
+	ck_assert_uint_eq(k, 8);
+	for (size_t i = 0; i < k; i++) {
+		if (i > 0)
+			ck_assert(fabs(top[i].value) <= fabs(top[i - 1].value));
+		idi |= strcmp(top[i].text, "c:<idi") == 0;
+		ck_assert(top[i].value > 0); /* a rude line: all push up */
+	}
+	ck_assert(idi);
+	/* all contributions plus the bias give the model's probability */
+	kall = model_explain(m, n, NULL, 0, G_N_ELEMENTS(all), all);
+	ck_assert_uint_lt(kall, G_N_ELEMENTS(all));
+	for (size_t i = 0; i < kall; i++) {
+		z += all[i].value;
+		g_free(all[i].text);
+	}
+	model_features(n, NULL, 0, &fv);
+	p = model_score(m, &fv);
+	ck_assert(p > 0.5);
+	ck_assert(z > 0);
+	/* z lacks only the bias: log-odds minus z is one constant */
+	{
+		double bias = log(p / (1 - p)) - z;
+		struct model_contrib t2[400];
+		const char *kind = "thank you for your help";
+		struct norm *n2 = norm_text(kind, strlen(kind), 0);
+		size_t k2 = model_explain(m, n2, NULL, 0, 400, t2);
+		double z2 = 0, p2;
+
+		for (size_t i = 0; i < k2; i++) {
+			z2 += t2[i].value;
+			g_free(t2[i].text);
+		}
+		model_features(n2, NULL, 0, &fv);
+		p2 = model_score(m, &fv);
+		ck_assert(fabs(log(p2 / (1 - p2)) - z2 - bias) < 1e-3);
+		norm_free(n2);
+	}
+	for (size_t i = 0; i < k; i++)
+		g_free(top[i].text);
+	model_fv_clear(&fv);
+	norm_free(n);
+	model_free(m);
+	model_data_clear(&d);
+}
+END_TEST
+
+/* fake_rules - model_rules run(): "idiot" scores 5.0, "moron" 2.0 */
+static char **
+fake_rules(void *ctx, const char *text, size_t len, double *score_r,
+	   int *other_r)
+{
+	GPtrArray *v = g_ptr_array_new();
+
+	(void)ctx;
+	(void)len;
+	*score_r = 0;
+	*other_r = 0;
+	if (strstr(text, "idiot") != NULL) {
+		g_ptr_array_add(v, g_strdup("rule:IDIOT"));
+		*score_r += 5.0;
+	}
+	if (strstr(text, "moron") != NULL) {
+		g_ptr_array_add(v, g_strdup("rule:MORON"));
+		*score_r += 2.0;
+	}
+	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
+START_TEST(test_cv_both)
+{
+	struct model_rules rules = {fake_rules, NULL};
+	struct model_combine cb = {10.0, 0, 5.0, 3, 0};
+	struct model_cv_fold r[3], mo[3], b[3], r2[3], mo2[3], b2[3];
+	struct model_data d = {0};
+	struct model_train_opts o;
+	char *path = model_path("tiny.tsv"), *err = NULL;
+	double thr[2], thr2[2];
+	size_t idiots = 0;
+
+	model_train_defaults(&o);
+	o.rules = &rules;
+	ck_assert_msg(model_read_tsv_rules(path, "abusive", &rules, &d, &err) ==
+			  0,
+		      "%s", err);
+	ck_assert_ptr_nonnull(d.rule_score);
+	for (size_t i = 0; i < d.n; i++)
+		idiots += d.rule_score[i] >= 5.0;
+	/* the rule features are in the vectors */
+	ck_assert(fv_has(&d.xs[0], model_feature_hash('x', "rule:IDIOT", 10)));
+	ck_assert_int_eq(model_cv_both(&d, 2, 1, &o, &cb, r, mo, b, thr, &err),
+			 0);
+	/* rules only: exactly the rows with "idiot", all abusive */
+	ck_assert_uint_eq(r[2].tp, idiots);
+	ck_assert_uint_eq(r[2].fp, 0);
+	ck_assert_uint_eq(r[2].tp + r[2].fp + r[2].fn + r[2].tn, d.n);
+	for (int f = 0; f < 2; f++)
+		ck_assert(thr[f] >= 0.05 && thr[f] <= 0.95);
+	/* both finds at least what the rules find */
+	ck_assert_uint_ge(b[2].tp, r[2].tp);
+	ck_assert(b[2].f1 > 0.8);
+	/* deterministic */
+	ck_assert_int_eq(
+	    model_cv_both(&d, 2, 1, &o, &cb, r2, mo2, b2, thr2, &err), 0);
+	ck_assert(memcmp(b, b2, sizeof(b)) == 0);
+	ck_assert(memcmp(thr, thr2, sizeof(thr)) == 0);
+	/* a fixed model threshold is used as given */
+	cb.threshold = 0.7;
+	ck_assert_int_eq(model_cv_both(&d, 2, 1, &o, &cb, r, mo, b, thr, &err),
+			 0);
+	ck_assert(thr[0] == 0.7 && thr[1] == 0.7);
+	ck_assert_int_eq(model_cv_both(&d, 1, 1, &o, &cb, r, mo, b, thr, &err),
+			 -1);
+	g_free(err);
+	g_free(path);
+	model_data_clear(&d);
+}
+END_TEST
+
 static Suite *
 model_suite(void)
 {
@@ -226,6 +422,9 @@ model_suite(void)
 	tcase_add_test(tc, test_train_predict);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_file_errors);
+	tcase_add_test(tc, test_generate);
+	tcase_add_test(tc, test_explain);
+	tcase_add_test(tc, test_cv_both);
 	suite_add_tcase(s, tc);
 	return s;
 }
