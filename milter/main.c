@@ -293,6 +293,25 @@ main_reload_thread(gpointer arg)
 	return NULL;
 }
 
+/*
+ * main_temp_dir_problem - why messages over memory_buffer_bytes could not
+ * spill to temp_dir (as the user running now), or NULL; a warning, since
+ * mail flows anyway (those messages are analysed in part)
+ */
+static char *
+main_temp_dir_problem(const struct triage_config *cf)
+{
+	const char *dir =
+	    *cf->temp_dir != '\0' ? cf->temp_dir : g_get_tmp_dir();
+
+	if (cf->memory_buffer_bytes == 0 || access(dir, W_OK | X_OK) == 0)
+		return NULL;
+	return g_strdup_printf("%s: temp_dir \"%s\": %s; messages over "
+			       "memory_buffer_bytes will be analysed only in "
+			       "part",
+			       cf->path, dir, g_strerror(errno));
+}
+
 /* main_arenas - malloc heaps for the daemon: one per concurrent analysis
  * (max_concurrent_scans, or one per CPU), at least 2 */
 static unsigned
@@ -632,6 +651,13 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 			"(or allow_root = true)");
 		return 1;
 	}
+	{
+		char *why = main_temp_dir_problem(cf);
+
+		if (why != NULL)
+			log_warn("%s", why);
+		g_free(why);
+	}
 	/* after the fork and the user change: the files must be ours */
 	if (*cf->store_uri != '\0') {
 		char *error = NULL;
@@ -827,6 +853,13 @@ main(int argc, char **argv)
 		rc = main_train(cf, &tm);
 		config_unref(cf);
 		return rc;
+	}
+	if (check) {
+		char *why = main_temp_dir_problem(cf);
+
+		if (why != NULL)
+			fprintf(stderr, "triage-milter: warning: %s\n", why);
+		g_free(why);
 	}
 	if (cf->n_rule_files == 0 && !offline && eval_path == NULL)
 		fprintf(stderr,

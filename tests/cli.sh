@@ -70,6 +70,17 @@ bad_config zero-words 2 'length {\n\tlong_words = 0\n}\n'
 bad_config bad-socket-mode 1 'socket_mode = "rwx"\n'
 bad_config bad-facility 1 'syslog_facility = "nosuch"\n'
 bad_config unknown-in-section 3 'length {\n\tlong_words = 500\n\tshort_words = 3\n}\n'
+bad_config small-memory-buffer 2 '\nmemory_buffer_bytes = 100\n'
+bad_config few-headers 1 'max_headers = 2\n'
+bad_config small-header-bytes 1 'max_header_bytes = 10\n'
+bad_config low-regex-limit 1 'regex_match_limit = 5\n'
+bad_config too-many-scans 1 'max_concurrent_scans = 100000\n'
+# a temp_dir that cannot take files is a warning: mail flows anyway
+printf 'temp_dir = "%s/no-such-dir"\n' "$T" >"$T/tempdir.conf"
+run -n -c "$T/tempdir.conf"
+t_eq "-n with a missing temp_dir: exit 0" 0 "$rc"
+t_match "-n with a missing temp_dir: a warning names it" \
+	"warning: $T/tempdir.conf: temp_dir \"$T/no-such-dir\": No such file" "$err"
 
 # ---- -n checks rule files and every rule's examples --------------------------
 mkdir -p "$T/rules"
