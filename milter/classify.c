@@ -39,6 +39,7 @@ struct classify_state {
 	unsigned *sent;              /* sentence number of each token */
 	pcre2_match_data *md;
 	unsigned budget;
+	int joined_ascii; /* norm->joined is all ASCII: 1 yes, 0 no, -1 ? */
 };
 
 /* Words that negate what follows within a few words. */
@@ -205,15 +206,24 @@ classify_masked_eq(const char *tok, const char *word, unsigned chars, int whole)
 static int
 classify_word(const struct rules_word *w, const struct norm_token *t)
 {
+	/* Phrase words are tried against every token in their gap, and
+	 * most differ in the first byte: compare it before calling out. */
+	char c0 = w->text[0];
+
 	if (w->prefix) {
-		if (strncmp(t->text, w->text, w->len) == 0)
+		int any = w->len == 0;
+
+		if ((any || t->text[0] == c0) &&
+		    strncmp(t->text, w->text, w->len) == 0)
 			return 1;
-		if (t->alt != NULL && strncmp(t->alt, w->text, w->len) == 0)
+		if (t->alt != NULL && (any || t->alt[0] == c0) &&
+		    strncmp(t->alt, w->text, w->len) == 0)
 			return 1;
 	} else {
-		if (strcmp(t->text, w->text) == 0)
+		if (t->text[0] == c0 && strcmp(t->text, w->text) == 0)
 			return 1;
-		if (t->alt != NULL && strcmp(t->alt, w->text) == 0)
+		if (t->alt != NULL && t->alt[0] == c0 &&
+		    strcmp(t->alt, w->text) == 0)
 			return 1;
 	}
 	if (t->flags & NORM_TOK_MASKED)
@@ -314,20 +324,24 @@ static void
 classify_stems(struct classify_state *st, const char *word, size_t i)
 {
 	const struct rule_set *rs = st->rs;
-	size_t len = strlen(word);
 	unsigned long lens;
+	unsigned h;
 
-	if (len < 2)
+	if (word[0] == '\0' || word[1] == '\0')
 		return;
 	lens = rs->prefix_lens[rules_pair(word)];
-	for (size_t l = 2; lens != 0 && l <= len && l <= RULES_MAX_STEM_BYTES;
+	/* the hash of each prefix grows by a byte per step */
+	h = rules_hash_step(RULES_HASH_INIT, (unsigned char)word[0]);
+	for (size_t l = 2;
+	     lens != 0 && word[l - 1] != '\0' && l <= RULES_MAX_STEM_BYTES;
 	     l++) {
 		const struct rules_hent *e;
 
+		h = rules_hash_step(h, (unsigned char)word[l - 1]);
 		if (!(lens & (1UL << l)))
 			continue;
 		lens &= ~(1UL << l);
-		e = rules_lookup(&rs->prefix, word, l, rules_hash(word, l));
+		e = rules_lookup(&rs->prefix, word, l, h);
 		if (e != NULL)
 			classify_phrases(st, e, i);
 	}
@@ -394,21 +408,44 @@ classify_match_data(struct classify_state *st)
 	return st->md;
 }
 
-/* classify_regex - a regex rule on the joined normalized text */
+/*
+ * Anchored tries of a regex with lead words (see classify_regex_lead)
+ * before the rest of the text is searched the usual way.  Each try has
+ * the rule set's match limit, as one whole search has, so this bounds
+ * the work of a text full of lead words to a constant times a search.
+ */
+#define CLASSIFY_LEAD_MAX_TRIES 256
+
+/*
+ * classify_regex_found - a match of rule ri at ov[0..1]; 0 when the rule
+ * needs no further matches
+ */
+static int
+classify_regex_found(struct classify_state *st, unsigned ri,
+		     const PCRE2_SIZE *ov)
+{
+	const struct rules_rule *r = &st->rs->rule[ri];
+	const struct norm *nm = st->in->norm;
+	size_t a = classify_token_at(nm, ov[0]);
+	size_t z = classify_token_at(nm, ov[1] - 1);
+
+	if (classify_negated(st, r->negation, a))
+		return 1;
+	classify_record(st, ri, a, z);
+	return r->all_spans && st->spans[ri]->len < CLASSIFY_MAX_SPANS;
+}
+
+/* classify_search - regex rule ri searched from off, the usual way */
 static void
-classify_regex(struct classify_state *st, unsigned ri)
+classify_search(struct classify_state *st, unsigned ri, size_t off)
 {
 	const struct rules_rule *r = &st->rs->rule[ri];
 	const struct norm *nm = st->in->norm;
 	pcre2_match_data *md = classify_match_data(st);
-	size_t len, off = 0;
+	size_t len = strlen(nm->joined);
 
-	if (nm == NULL || nm->n == 0 || nm->joined == NULL)
-		return;
-	len = strlen(nm->joined);
 	while (off <= len) {
 		PCRE2_SIZE *ov;
-		size_t a, z;
 		int rc;
 
 		/* normalize emits valid UTF-8: no need to check it again */
@@ -425,17 +462,135 @@ classify_regex(struct classify_state *st, unsigned ri)
 			off = g_utf8_next_char(nm->joined + ov[0]) - nm->joined;
 			continue;
 		}
-		a = classify_token_at(nm, ov[0]);
-		z = classify_token_at(nm, ov[1] - 1);
-		if (!classify_negated(st, r->negation, a)) {
-			classify_record(st, ri, a, z);
-			if (!r->all_spans)
-				return;
-			if (st->spans[ri]->len >= CLASSIFY_MAX_SPANS)
-				return;
-		}
+		if (!classify_regex_found(st, ri, ov))
+			return;
 		off = ov[1];
 	}
+}
+
+/* classify_is_word_byte - an ASCII character \b counts as a word's */
+static inline int
+classify_is_word_byte(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	/* arithmetic, not g_ascii_isalnum(): this runs on every byte */
+	return (unsigned)((u | 0x20) - 'a') < 26 || (unsigned)(u - '0') < 10 ||
+	       u == '_';
+}
+
+/* classify_lower - an ASCII letter in lower case (inline, unlike GLib's) */
+static inline char
+classify_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+}
+
+/* classify_lead_at - does one of r's lead words start at s? */
+static int
+classify_lead_at(const struct rules_rule *r, const char *s, size_t left)
+{
+	char c0 = classify_lower(s[0]);
+
+	for (char *const *w = r->lead; *w != NULL; w++) {
+		size_t k = 1;
+
+		if ((*w)[0] != c0)
+			continue;
+		while (k < left && (*w)[k] != '\0' &&
+		       classify_lower(s[k]) == (*w)[k])
+			k++;
+		if ((*w)[k] == '\0')
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * classify_regex_lead - a regex whose matches all begin with one of its
+ * lead words (rules_regex_lead), on ASCII text: its anchored twin is
+ * tried only where a lead word starts (after a non-word byte, when the
+ * pattern starts with \b), in order, so the matches found are those of
+ * the usual search.  A pattern of many alternatives costs PCRE2 a try at
+ * almost every byte; this costs a table look-up per byte.  ASCII only,
+ * because caseless matching gives a few non-ASCII characters (the Kelvin
+ * sign, the long s) ASCII letters as their other case.
+ */
+static void
+classify_regex_lead(struct classify_state *st, unsigned ri)
+{
+	const struct rules_rule *r = &st->rs->rule[ri];
+	const char *s = st->in->norm->joined;
+	pcre2_match_data *md = classify_match_data(st);
+	size_t len = strlen(s);
+	unsigned tries = 0;
+	size_t p = 0;
+
+	while (p < len) {
+		PCRE2_SIZE *ov;
+		int rc;
+
+		if (r->lead_b && p > 0 && classify_is_word_byte(s[p - 1])) {
+			/* inside a word \b cannot hold: on past its end */
+			while (p < len && classify_is_word_byte(s[p]))
+				p++;
+			p++;
+			continue;
+		}
+		if (!r->lead_first[(unsigned char)s[p]] ||
+		    !classify_lead_at(r, s + p, len - p)) {
+			p++;
+			continue;
+		}
+		if (++tries > CLASSIFY_LEAD_MAX_TRIES) {
+			classify_search(st, ri, p);
+			return;
+		}
+		rc = pcre2_match(r->re_lead, (PCRE2_SPTR)s, len, p,
+				 PCRE2_NO_UTF_CHECK, md, st->rs->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH) {
+			p++;
+			continue;
+		}
+		if (rc < 0) /* a limit: as no match, as in the search */
+			return;
+		ov = pcre2_get_ovector_pointer(md);
+		if (ov[1] <= ov[0]) { /* a lead word is never empty */
+			p++;
+			continue;
+		}
+		if (!classify_regex_found(st, ri, ov))
+			return;
+		p = ov[1];
+	}
+}
+
+/* classify_joined_ascii - whether the joined text is all ASCII (once) */
+static int
+classify_joined_ascii(struct classify_state *st)
+{
+	if (st->joined_ascii < 0) {
+		const char *p = st->in->norm->joined;
+
+		while (*p != '\0' && (unsigned char)*p < 0x80)
+			p++;
+		st->joined_ascii = *p == '\0';
+	}
+	return st->joined_ascii;
+}
+
+/* classify_regex - a regex rule on the joined normalized text */
+static void
+classify_regex(struct classify_state *st, unsigned ri)
+{
+	const struct norm *nm = st->in->norm;
+
+	if (nm == NULL || nm->n == 0 || nm->joined == NULL)
+		return;
+	if (st->rs->rule[ri].lead != NULL && classify_joined_ascii(st))
+		classify_regex_lead(st, ri);
+	else
+		classify_search(st, ri, 0);
 }
 
 /* Zeroed bytes after a regex subject (see classify_header). */
@@ -608,6 +763,7 @@ classify_eval(const struct rule_set *rs, const struct classify_input *in,
 	memset(st, 0, sizeof(*st));
 	st->rs = rs;
 	st->in = in;
+	st->joined_ascii = -1;
 	if (in->norm != NULL) {
 		st->tok = in->norm->tok;
 		st->ntok = in->norm->n;

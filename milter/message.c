@@ -95,7 +95,6 @@ message_read_part(GMimePart *part, size_t max, int *cut_r)
 	if (g_mime_stream_reset(src) == -1)
 		return out;
 
-	filtered = g_mime_stream_filter_new(src);
 	enc = g_mime_data_wrapper_get_encoding(content);
 	switch (enc) {
 	case GMIME_CONTENT_ENCODING_BASE64:
@@ -103,11 +102,16 @@ message_read_part(GMimePart *part, size_t max, int *cut_r)
 	case GMIME_CONTENT_ENCODING_UUENCODE: {
 		GMimeFilter *dec = g_mime_filter_basic_new(enc, FALSE);
 
+		filtered = g_mime_stream_filter_new(src);
 		g_mime_stream_filter_add(GMIME_STREAM_FILTER(filtered), dec);
 		g_object_unref(dec);
 		break;
 	}
 	default:
+		/* 7bit, 8bit, binary: the bytes as they are, read straight
+		 * from the content (a filter stream without a filter would
+		 * only copy them) */
+		filtered = g_object_ref(src);
 		break;
 	}
 
@@ -179,6 +183,26 @@ message_iconv(const char *in, size_t len, const char *charset, int *bad_r)
 	return out;
 }
 
+/* message_ascii_len - bytes of the ASCII run at the start of s */
+static size_t
+message_ascii_len(const char *s, size_t len)
+{
+	const uint64_t high = 0x8080808080808080ULL;
+	size_t i = 0;
+
+	/* eight bytes per step: no byte of the word has its top bit set */
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, sizeof(w));
+		if (w & high)
+			break;
+	}
+	while (i < len && (unsigned char)s[i] < 0x80)
+		i++;
+	return i;
+}
+
 /* message_utf8_valid - g_utf8_validate, but NUL bytes are allowed */
 static int
 message_utf8_valid(const char *in, size_t len)
@@ -186,6 +210,8 @@ message_utf8_valid(const char *in, size_t len)
 	const char *p = in;
 	const char *end = in + len;
 
+	/* ASCII, NUL included, is valid as it is: only the rest needs GLib */
+	p += message_ascii_len(in, len);
 	/* g_utf8_validate() rejects NUL; message_clean() removes them. */
 	while (p < end) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
@@ -285,21 +311,36 @@ message_to_utf8(const char *in, size_t len, const char *charset,
 static void
 message_clean(GString *s)
 {
-	size_t r, w = 0;
+	char *str = s->str;
+	char *end = str + s->len;
+	char *p, *w;
 
-	for (r = 0; r < s->len; r++) {
-		char c = s->str[r];
+	/* memchr finds the few bytes to change; the runs between them are
+	 * moved whole (mail from SMTP is CRLF throughout) */
+	for (p = memchr(str, '\0', s->len); p != NULL;
+	     p = memchr(p + 1, '\0', (size_t)(end - p - 1)))
+		*p = ' ';
+	p = memchr(str, '\r', s->len);
+	if (p == NULL)
+		return;
+	for (w = p; p < end;) {
+		char *next;
 
-		if (c == '\r') {
-			if (r + 1 < s->len && s->str[r + 1] == '\n')
-				continue;
-			c = '\n';
-		} else if (c == '\0') {
-			c = ' ';
+		/* p is at a CR: dropped before a LF, a LF itself otherwise */
+		if (p + 1 < end && p[1] == '\n') {
+			p++;
+		} else {
+			*w++ = '\n';
+			p++;
 		}
-		s->str[w++] = c;
+		next = memchr(p, '\r', (size_t)(end - p));
+		if (next == NULL)
+			next = end;
+		memmove(w, p, (size_t)(next - p));
+		w += next - p;
+		p = next;
 	}
-	g_string_truncate(s, w);
+	g_string_truncate(s, (gsize)(w - str));
 }
 
 /* message_is_blank - whether the text holds no visible character */

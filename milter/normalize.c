@@ -1005,9 +1005,161 @@ norm_add(struct norm_build *b, gunichar c, size_t off, size_t len,
 		rc->leet = norm_leet_of(c);
 }
 
-/* norm_text - tokenize and normalize a text */
-struct norm *
-norm_text(const char *utf8, size_t len, size_t max_tokens)
+/* norm_ascii_fold - an ASCII byte of a plain word as folding leaves it */
+static inline char
+norm_ascii_fold(char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return (char)(ch + ('a' - 'A'));
+	return ch == '`' ? '\'' : ch; /* every apostrophe becomes ASCII "'" */
+}
+
+/*
+ * norm_ascii_word - bytes of a plain ASCII word at p, or 0
+ *
+ * The fast path of norm_text(): most words of mail are ASCII letters
+ * between spaces and punctuation, and for them the general path (raw run,
+ * cuts, leet decision, GLib folding) always comes to the same answer.
+ * A plain word is a raw run that starts at p and holds only ASCII letters
+ * with single apostrophes between letters (don't), or only ASCII digits,
+ * and that ends at an ASCII separator, the end of the text, or a run of
+ * '!' followed by either ("Thanks!": a '!' after a word and before a
+ * separator is punctuation, which the caller then reads as such).  Anything
+ * else - a byte >= 0x80, letters mixed with digits (leet, "mp3"), the
+ * symbols @ $ | * # %, a '!' before a letter (sh!t) - returns 0 and the
+ * general path takes the word.  test-normalize holds the two paths to the
+ * same tokens.
+ */
+static size_t
+norm_ascii_word(const char *p, const char *end)
+{
+	const char *q;
+	int letters = 0, digits = 0;
+
+	for (q = p; q < end; q++) {
+		unsigned char ch = (unsigned char)*q;
+		unsigned char cls;
+
+		if (ch >= 0x80)
+			return 0;
+		cls = norm_ascii_class[ch];
+		if (cls == NC_ALPHA) {
+			letters = 1;
+		} else if (cls == NC_DIGIT) {
+			digits = 1;
+		} else if (cls == NC_SEP) {
+			break;
+		} else if (cls == NC_APOS) {
+			if (q == p ||
+			    norm_ascii_class[(unsigned char)q[-1]] != NC_ALPHA)
+				return 0;
+			if (q + 1 >= end || (unsigned char)q[1] >= 0x80 ||
+			    norm_ascii_class[(unsigned char)q[1]] != NC_ALPHA)
+				return 0;
+		} else if (ch == '!' && q > p) {
+			const char *r = q;
+
+			while (r < end && *r == '!')
+				r++;
+			if (r < end &&
+			    ((unsigned char)*r >= 0x80 ||
+			     norm_ascii_class[(unsigned char)*r] != NC_SEP))
+				return 0;
+			break;
+		} else {
+			return 0;
+		}
+	}
+	if (letters == digits) /* both (leet decides), or neither */
+		return 0;
+	return (size_t)(q - p);
+}
+
+/*
+ * norm_ascii_stretch - append the folded word again, each run of
+ * NORM_STRETCH_MIN or more of one letter cut to keep letters, as
+ * norm_finish() writes text (keep 1) and alt (keep 2); NUL-terminated
+ */
+static void
+norm_ascii_stretch(struct norm_buf *pool, const char *folded, size_t len,
+		   size_t keep)
+{
+	norm_buf_reserve(pool, len + 1);
+	for (size_t i = 0; i < len;) {
+		char ch = folded[i];
+		size_t j = i + 1;
+		size_t n;
+
+		if (norm_ascii_class[(unsigned char)ch] == NC_ALPHA)
+			while (j < len && folded[j] == ch)
+				j++;
+		n = j - i >= NORM_STRETCH_MIN ? keep : j - i;
+		memset(pool->s + pool->len, ch, n);
+		pool->len += n;
+		i = j;
+	}
+	pool->s[pool->len++] = '\0';
+}
+
+/*
+ * norm_ascii_push - the token of a plain ASCII word at offset off, with
+ * the text, alt and flags norm_piece() would give it
+ */
+static void
+norm_ascii_push(struct norm_build *b, size_t off, size_t len)
+{
+	const char *s = b->in + off;
+	size_t letters = 0, upper = 0;
+	size_t toff, aoff = SIZE_MAX;
+	unsigned flags = 0;
+	int stretched = 0;
+	char *t;
+
+	/* fold while copying; a letter seen three times running is the
+	 * rare stretched word, rewritten below */
+	norm_buf_reserve(&b->pool, len + 1);
+	toff = b->pool.len;
+	t = b->pool.s + toff;
+	for (size_t i = 0; i < len; i++) {
+		char ch = s[i];
+
+		if (ch >= 'A' && ch <= 'Z') {
+			upper++;
+			ch = (char)(ch + ('a' - 'A'));
+		}
+		t[i] = norm_ascii_fold(ch);
+		if (norm_ascii_class[(unsigned char)ch] == NC_ALPHA) {
+			letters++;
+			stretched |=
+			    i >= 2 && t[i] == t[i - 1] && t[i] == t[i - 2];
+		}
+	}
+	t[len] = '\0';
+	b->pool.len += len + 1;
+	if (stretched) {
+		/* text has one letter of the run, alt two (fuuuck) */
+		char *folded = g_strndup(b->pool.s + toff, len);
+
+		b->pool.len = toff;
+		norm_ascii_stretch(&b->pool, folded, len, 1);
+		aoff = b->pool.len;
+		norm_ascii_stretch(&b->pool, folded, len, 2);
+		g_free(folded);
+		flags |= NORM_TOK_OBFUSCATED;
+	}
+	if (letters >= 2 && upper == letters)
+		flags |= NORM_TOK_UPPER;
+	if (len == 1 && letters == 1)
+		flags |= NORM_TOK_P_SINGLE | (upper ? NORM_TOK_P_UP1 : 0);
+	norm_push(b, off, off + len, toff, aoff, flags);
+}
+
+/*
+ * norm_text_run - norm_text(), with or without the ASCII fast path
+ * (norm_text_general() is without, for the tests that compare the two)
+ */
+static struct norm *
+norm_text_run(const char *utf8, size_t len, size_t max_tokens, int fast)
 {
 	struct norm_build b = {0};
 	struct norm *n = g_new0(struct norm, 1);
@@ -1039,9 +1191,19 @@ norm_text(const char *utf8, size_t len, size_t max_tokens)
 
 	while (p < end && !b.stop) {
 		size_t clen;
-		gunichar c = norm_decode(p, end, &clen);
-		unsigned char cls = norm_class(c);
+		gunichar c;
+		unsigned char cls;
 
+		/* A word starts here (no raw run is open): a plain ASCII one
+		 * goes straight to a token. */
+		if (fast && b.rn == 0 && (unsigned char)*p < 0x80 &&
+		    (clen = norm_ascii_word(p, end)) > 0) {
+			norm_ascii_push(&b, (size_t)(p - utf8), clen);
+			p += clen;
+			continue;
+		}
+		c = norm_decode(p, end, &clen);
+		cls = norm_class(c);
 		if (cls != NC_SEP) {
 			/* Zero-width outside a word is just invisible. */
 			if (cls != NC_ZW || b.rn > 0)
@@ -1071,13 +1233,11 @@ norm_text(const char *utf8, size_t len, size_t max_tokens)
 	n->joined = out = g_malloc0(total + 1 + NORM_REGEX_SLACK);
 	n->joined_off = g_new(size_t, n->n + 1);
 	for (size_t i = 0; i < n->n; i++) {
-		size_t l = strlen(n->tok[i].text);
-
+		/* stpcpy: the copy and the length in one pass */
 		if (i > 0)
 			*out++ = ' ';
 		n->joined_off[i] = out - n->joined;
-		memcpy(out, n->tok[i].text, l);
-		out += l;
+		out = stpcpy(out, n->tok[i].text);
 	}
 	*out = '\0';
 
@@ -1088,6 +1248,20 @@ norm_text(const char *utf8, size_t len, size_t max_tokens)
 	g_free(b.alt.s);
 	g_free(b.r);
 	return n;
+}
+
+/* norm_text - tokenize and normalize a text */
+struct norm *
+norm_text(const char *utf8, size_t len, size_t max_tokens)
+{
+	return norm_text_run(utf8, len, max_tokens, 1);
+}
+
+/* norm_text_general - norm_text() without its ASCII fast path */
+struct norm *
+norm_text_general(const char *utf8, size_t len, size_t max_tokens)
+{
+	return norm_text_run(utf8, len, max_tokens, 0);
 }
 
 /* norm_free - release a norm; returns NULL */
@@ -1151,9 +1325,13 @@ norm_shout_run(struct norm_shout *out, unsigned *len, int *bang)
 	*bang = 0;
 }
 
-/* norm_shouting - capitals and !!!/??? metrics of a text */
-void
-norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
+/*
+ * norm_shouting_run - capitals and !!!/??? metrics of a text; fast: read
+ * runs of ASCII letters and quoted lines in one go (the same counts)
+ */
+static void
+norm_shouting_run(const char *utf8, size_t len, struct norm_shout *out,
+		  int fast)
 {
 	const char *p = utf8;
 	const char *end;
@@ -1185,8 +1363,16 @@ norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
 		if (line_start && c == '>')
 			quoted = 1;
 		line_start = 0;
-		if (quoted)
+		if (quoted) {
+			/* nothing of a quoted line counts: on to its LF (a
+			 * byte never inside a multi-byte character) */
+			if (fast) {
+				const char *nl = memchr(p, '\n', end - p);
+
+				p = nl != NULL ? nl : end;
+			}
 			continue;
+		}
 
 		if (c == '!' || c == '?' || c == 0xFF01 || c == 0xFF1F) {
 			run++;
@@ -1199,6 +1385,15 @@ norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
 			wu += c < 0x80 ? (c >= 'A' && c <= 'Z')
 				       : (g_unichar_isupper(c) ||
 					  g_unichar_istitle(c));
+			/* the ASCII letters after it: the same steps with
+			 * nothing to close (not '!' or '?', not a LF) */
+			while (fast && p < end && (unsigned char)*p < 0x80 &&
+			       norm_ascii_class[(unsigned char)*p] ==
+				   NC_ALPHA) {
+				wl++;
+				wu += *p >= 'A' && *p <= 'Z';
+				p++;
+			}
 		} else if (cls != NC_MARK && cls != NC_DIGIT &&
 			   cls != NC_APOS && cls != NC_ZW) {
 			norm_shout_word(out, &wl, &wu);
@@ -1207,4 +1402,18 @@ norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
 	norm_shout_word(out, &wl, &wu);
 	norm_shout_run(out, &run, &bang);
 	out->ratio = out->letters ? (double)out->upper / out->letters : 0.0;
+}
+
+/* norm_shouting - capitals and !!!/??? metrics of a text */
+void
+norm_shouting(const char *utf8, size_t len, struct norm_shout *out)
+{
+	norm_shouting_run(utf8, len, out, 1);
+}
+
+/* norm_shouting_general - norm_shouting() one character at a time */
+void
+norm_shouting_general(const char *utf8, size_t len, struct norm_shout *out)
+{
+	norm_shouting_run(utf8, len, out, 0);
 }

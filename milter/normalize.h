@@ -85,6 +85,13 @@ struct norm {
  */
 struct norm *norm_text(const char *utf8, size_t len, size_t max_tokens);
 
+/*
+ * norm_text_general - norm_text() without its ASCII fast path: every word
+ * through the general path.  The same result, only slower; it exists so
+ * that test-normalize can hold the fast path to it.
+ */
+struct norm *norm_text_general(const char *utf8, size_t len, size_t max_tokens);
+
 /* norm_free - release a norm; returns NULL */
 struct norm *norm_free(struct norm *n);
 
@@ -117,5 +124,8 @@ struct norm_shout {
 };
 
 void norm_shouting(const char *utf8, size_t len, struct norm_shout *out);
+/* norm_shouting_general - the same, one character at a time (tests) */
+void norm_shouting_general(const char *utf8, size_t len,
+			   struct norm_shout *out);
 
 #endif

@@ -220,9 +220,13 @@ quote_starts_with_intro(const struct quote_line *ln)
 	const char *p = quote_skip_space(ln->s, ln->s + ln->len);
 	size_t left = (size_t)(ln->s + ln->len - p);
 
+	/* every line is tried: the first byte rules out most intros */
 	for (size_t i = 0; quote_intros[i] != NULL; i++) {
-		size_t il = strlen(quote_intros[i]);
+		size_t il;
 
+		if (left == 0 || *p != quote_intros[i][0])
+			continue;
+		il = strlen(quote_intros[i]);
 		if (left > il && strncmp(p, quote_intros[i], il) == 0)
 			return 1;
 	}
@@ -443,8 +447,11 @@ quote_is_mobile_sig(const struct quote_line *ln)
 	if (len > QUOTE_MOBILE_SIG_MAX)
 		return 0;
 	for (size_t i = 0; quote_mobile_sigs[i] != NULL; i++) {
-		size_t pl = strlen(quote_mobile_sigs[i]);
+		size_t pl;
 
+		if (len == 0 || ln->s[0] != quote_mobile_sigs[i][0])
+			continue;
+		pl = strlen(quote_mobile_sigs[i]);
 		if (len > pl && strncmp(ln->s, quote_mobile_sigs[i], pl) == 0)
 			return 1;
 	}
@@ -520,7 +527,8 @@ quote_split(const char *text, size_t len, struct quote_split *out)
 	enum quote_state state = QUOTE_FRESH;
 	size_t n;
 
-	out->fresh = g_string_new(NULL);
+	/* the new text is at most the whole text: one allocation */
+	out->fresh = g_string_sized_new(text != NULL ? len + 1 : 0);
 	out->quoted = 0;
 	out->signature = 0;
 	if (text == NULL || len == 0)

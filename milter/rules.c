@@ -387,6 +387,173 @@ rules_compile_regex(const char *pat, char **error_r)
 	return re;
 }
 
+/* Regex syntax that ends a run of literal characters. */
+#define RULES_REGEX_META "\\^$.|?*+()[]{}#"
+
+/* rules_regex_class_end - index of the ']' closing the class opened at
+ * pat[i], or 0 */
+static size_t
+rules_regex_class_end(const char *pat, size_t i)
+{
+	i++;
+	if (pat[i] == '^')
+		i++;
+	if (pat[i] == ']') /* first in the class: a literal ']' */
+		i++;
+	for (; pat[i] != '\0'; i++) {
+		if (pat[i] == '\\' && pat[i + 1] != '\0')
+			i++;
+		else if (pat[i] == '[' && pat[i + 1] == ':')
+			return 0; /* POSIX classes: not worth reading */
+		else if (pat[i] == ']')
+			return i;
+	}
+	return 0;
+}
+
+/* rules_regex_group_end - index of the ')' closing the group opened at
+ * pat[i], or 0 when the pattern is too unusual to tell */
+static size_t
+rules_regex_group_end(const char *pat, size_t i)
+{
+	int depth = 0;
+
+	for (; pat[i] != '\0'; i++) {
+		if (pat[i] == '\\') {
+			if (pat[++i] == '\0')
+				return 0;
+		} else if (pat[i] == '[') {
+			return 0; /* classes may hold ')' and '|': give up */
+		} else if (pat[i] == '(') {
+			depth++;
+		} else if (pat[i] == ')' && --depth == 0) {
+			return i;
+		}
+	}
+	return 0;
+}
+
+/*
+ * rules_regex_lead - the literal words every match of pat begins with
+ *
+ * Recognises "[\b](alt|alt|...)rest" where each alternative begins with
+ * literal characters (the first a letter or digit) and rest has no '|'
+ * outside parentheses, so a match must start with one of those literals
+ * (a character made optional by a quantifier is left out: "attorneys?"
+ * gives "attorney").  Any other shape returns NULL and the regex is run
+ * as it is.  The literals are lower case: rules compile caseless.
+ */
+static char **
+rules_regex_lead(const char *pat, int *lead_b_r)
+{
+	GPtrArray *lead;
+	size_t open, close, i;
+	int depth = 0;
+
+	/* quoting and extended syntax hide what the scan below looks for */
+	if (strstr(pat, "\\Q") != NULL || strstr(pat, "(*") != NULL)
+		return NULL;
+	/* inline options ((?x), (?i) ...) too; groups and lookarounds are
+	 * fine */
+	for (const char *q = strstr(pat, "(?"); q != NULL;
+	     q = strstr(q + 2, "(?"))
+		if (q[2] == '\0' || strchr(":!=<", q[2]) == NULL)
+			return NULL;
+	*lead_b_r = strncmp(pat, "\\b", 2) == 0;
+	open = *lead_b_r ? 2 : 0;
+	if (pat[open] != '(')
+		return NULL;
+	close = rules_regex_group_end(pat, open);
+	if (close == 0 ||
+	    (pat[close + 1] != '\0' && strchr("?*+{", pat[close + 1]) != NULL))
+		return NULL;
+	/* an alternative of the whole pattern could start anywhere */
+	for (i = close + 1; pat[i] != '\0'; i++) {
+		if (pat[i] == '\\' && pat[i + 1] != '\0')
+			i++;
+		else if (pat[i] == '[' &&
+			 (i = rules_regex_class_end(pat, i)) == 0)
+			return NULL;
+		else if (pat[i] == '(')
+			depth++;
+		else if (pat[i] == ')')
+			depth--;
+		else if (pat[i] == '|' && depth <= 0)
+			return NULL;
+	}
+	i = open + 1;
+	if (pat[i] == '?') {
+		if (strncmp(pat + i, "?:", 2) != 0)
+			return NULL; /* lookarounds, options, named groups */
+		i += 2;
+	}
+	lead = g_ptr_array_new_with_free_func(g_free);
+	while (i < close) {
+		size_t a = i, e;
+
+		/* one alternative: [a, next top-level '|' or close) */
+		for (depth = 0; i < close; i++) {
+			if (pat[i] == '\\')
+				i++;
+			else if (pat[i] == '(')
+				depth++;
+			else if (pat[i] == ')')
+				depth--;
+			else if (pat[i] == '|' && depth == 0)
+				break;
+		}
+		for (e = a; e < i && (unsigned char)pat[e] < 0x80 &&
+			    strchr(RULES_REGEX_META, pat[e]) == NULL;
+		     e++)
+			;
+		/* "attorneys?": the last letter may be absent */
+		if (e < i && e > a && strchr("?*{", pat[e]) != NULL)
+			e--;
+		if (e == a || !g_ascii_isalnum(pat[a]) ||
+		    (e < i && (unsigned char)pat[e] >= 0x80)) {
+			g_ptr_array_free(lead, TRUE);
+			return NULL;
+		}
+		g_ptr_array_add(lead,
+				g_ascii_strdown(pat + a, (gssize)(e - a)));
+		i++; /* past the '|' */
+	}
+	if (lead->len == 0) {
+		g_ptr_array_free(lead, TRUE);
+		return NULL;
+	}
+	g_ptr_array_add(lead, NULL);
+	return (char **)g_ptr_array_free(lead, FALSE);
+}
+
+/* rules_compile_lead - the anchored twin of a regex with lead words */
+static void
+rules_compile_lead(struct rules_rule *r, const char *pat)
+{
+	PCRE2_SIZE off;
+	int code;
+
+	r->lead = rules_regex_lead(pat, &r->lead_b);
+	if (r->lead == NULL)
+		return;
+	r->re_lead = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
+				   PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS |
+				       PCRE2_ANCHORED,
+				   &code, &off, NULL);
+	if (r->re_lead == NULL) {
+		/* it compiled unanchored: never, but then run it so */
+		g_strfreev(r->lead);
+		r->lead = NULL;
+		return;
+	}
+	(void)pcre2_jit_compile(r->re_lead, PCRE2_JIT_COMPLETE);
+	r->lead_first = g_new0(unsigned char, 256);
+	for (char **w = r->lead; *w != NULL; w++) {
+		r->lead_first[(unsigned char)**w] = 1;
+		r->lead_first[(unsigned char)g_ascii_toupper(**w)] = 1;
+	}
+}
+
 /* rules_shout_opts - read the shout thresholds; returns how many given */
 static int
 rules_shout_opts(cfg_t *sec, struct rules_rule *r)
@@ -578,6 +745,8 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 		if (r.kind == RULES_KIND_HEADER)
 			rp->header = g_string_chunk_insert_const(
 			    b->strings, cfg_getstr(sec, "header"));
+		else
+			rules_compile_lead(rp, cfg_getstr(sec, "regex"));
 		break;
 	}
 	case RULES_KIND_NEAR:
@@ -843,12 +1012,10 @@ rules_visit(struct rules_build *b, unsigned i, unsigned char *mark,
 unsigned
 rules_hash(const char *s, size_t len)
 {
-	unsigned h = 2166136261u;
+	unsigned h = RULES_HASH_INIT;
 
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
+	for (size_t i = 0; i < len; i++)
+		h = rules_hash_step(h, (unsigned char)s[i]);
 	return h;
 }
 
@@ -971,6 +1138,9 @@ rules_build_free(struct rules_build *b, int keep)
 		    &g_array_index(b->rules, struct rules_rule, i);
 
 		pcre2_code_free(r->re);
+		pcre2_code_free(r->re_lead);
+		g_strfreev(r->lead);
+		g_free(r->lead_first);
 		g_free(r->all);
 		g_free(r->any);
 		g_free(r->none);
@@ -1045,6 +1215,9 @@ rules_free(struct rule_set *rs)
 		struct rules_rule *r = &rs->rule[i];
 
 		pcre2_code_free(r->re);
+		pcre2_code_free(r->re_lead);
+		g_strfreev(r->lead);
+		g_free(r->lead_first);
 		g_free(r->all);
 		g_free(r->any);
 		g_free(r->none);

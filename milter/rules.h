@@ -148,6 +148,16 @@ struct rules_rule {
 	int all_spans;     /* a near rule needs every span, not the first */
 	unsigned negation; /* words searched back for a negator */
 	pcre2_code *re;
+	/*
+	 * When every match of re begins with one of a few literal words
+	 * ("\\b(filing|reporting ...)..."): those words in lower case, and
+	 * re compiled anchored, so classify.c tries re only where a word
+	 * starts instead of at every position (rules_regex_lead()).
+	 */
+	char **lead;
+	pcre2_code *re_lead;
+	unsigned char *lead_first; /* [256]: a lead word starts with byte */
+	int lead_b;                /* the pattern starts with \b */
 	char *header;
 	unsigned near[2];
 	unsigned within;
@@ -220,6 +230,16 @@ rules_pair(const char *s)
 	unsigned v = ((unsigned)(unsigned char)s[0] << 8) | (unsigned char)s[1];
 
 	return (v ^ (v >> 5)) & (RULES_PAIR_BUCKETS - 1);
+}
+
+/* FNV-1a, the hash of rules_hash(), one byte at a time: a caller that
+ * needs the hash of every prefix of a word computes them in one pass */
+#define RULES_HASH_INIT 2166136261u
+
+static inline unsigned
+rules_hash_step(unsigned h, unsigned char c)
+{
+	return (h ^ c) * 16777619u;
 }
 
 unsigned rules_hash(const char *s, size_t len);

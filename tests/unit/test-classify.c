@@ -8,7 +8,9 @@
 #include <time.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
+#define RULES_INTERNAL /* the lead-word test looks at rule_set.rule */
 #include "classify.h"
 #include "normalize.h"
 #include "rules.h"
@@ -322,6 +324,177 @@ START_TEST(test_crossref)
 }
 END_TEST
 
+/*
+ * Regexes with lead words are tried only where a lead word starts
+ * (classify_regex_lead); "(?:)" in front of the same pattern defeats the
+ * lead analysis, so each LEAD_n rule and its PLAIN_n twin must report the
+ * same hits on any text.
+ */
+static const char *const lead_patterns[] = {
+    "\\b(reporting|filing|complaining|contacting|notifying|submitting|"
+    "lodging|escalating|writing to|informing|going to|taking (this|it) "
+    "to)( [a-z']+){0,4} (the b|better business bureau|ftc|federal trade "
+    "commission|attorneys? general|ag's office|ombudsman|trading "
+    "standards|consumer (protection|affairs) "
+    "(agency|office|department|bureau|division)|data protection "
+    "(authority|commission(er)?)|supervisory authority|ico|cnil|action "
+    "fraud|state regulators?|district attorney)\\b",
+    "\\b(i'll|i will|i'm going to|i am going to|i have|i've)( "
+    "(?!not\\b|never\\b)[a-z']+){0,3} "
+    "(appt|appointment|consultation|meeting) with (my|a|an) "
+    "(lawyer|attorney|solicitor)s?\\b",
+    "(?:sue|su|ab+c?)( [a-z]+)?",
+    "\\b(kel|s|o'k)[a-z]*",
+    "(an?|the)\\b",
+};
+
+static const char *const lead_words[] = {
+    "reporting",
+    "filing",
+    "going",
+    "to",
+    "taking",
+    "this",
+    "it",
+    "the",
+    "b",
+    "bbb",
+    "ftc",
+    "attorney",
+    "attorneys",
+    "general",
+    "ag's",
+    "office",
+    "i",
+    "i'll",
+    "will",
+    "i've",
+    "have",
+    "am",
+    "not",
+    "never",
+    "meeting",
+    "appt",
+    "with",
+    "my",
+    "a",
+    "an",
+    "lawyer",
+    "lawyers",
+    "solicitor",
+    "sue",
+    "su",
+    "abbbc",
+    "ab",
+    "kelvin",
+    "o'k",
+    "ok",
+    "x'filing",
+    "misfiling",
+    "FILING",
+    "I'M",
+    "Going",
+    "\xE2\x84\xAA"
+    "el", /* Kelvin */
+    "\xC5\xBF"
+    "ue", /* long s */
+    "caf\xC3\xA9",
+    ".",
+    ",",
+    "\n\n",
+    "don't",
+    "a_b",
+    "Consumer",
+    "protection",
+    "agency",
+    "data",
+    "commissioner",
+};
+
+START_TEST(test_regex_lead_words)
+{
+	char *dir = g_dir_make_tmp("test-classify-XXXXXX", NULL);
+	char *path = g_build_filename(dir, "lead.rules", NULL);
+	GString *rules = g_string_new(NULL);
+	char *files[] = {path};
+	char *err = NULL;
+	struct rule_set *x;
+	GRand *rnd = g_rand_new_with_seed(7);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(lead_patterns); i++) {
+		char *q = g_strescape(lead_patterns[i], NULL);
+
+		g_string_append_printf(
+		    rules,
+		    "rule LEAD_%zu {\n\tcategory = \"x\"\n\tregex = \"%s\"\n}\n"
+		    "rule PLAIN_%zu {\n\tcategory = \"x\"\n\tregex = "
+		    "\"(?:)%s\"\n}\n",
+		    i, q, i, q);
+		g_free(q);
+	}
+	ck_assert(g_file_set_contents(path, rules->str, -1, NULL));
+	x = rules_load(files, 1, &err);
+	ck_assert_msg(x != NULL, "load: %s", err);
+	/* the analysis must apply to the LEAD rules, not to the PLAIN ones */
+	for (size_t i = 0; i < x->n; i++)
+		ck_assert_msg((x->rule[i].lead != NULL) ==
+				  (strncmp(x->rule[i].name, "LEAD_", 5) == 0),
+			      "%s: lead analysis", x->rule[i].name);
+
+	for (int n = 0; n < 3000; n++) {
+		GString *text = g_string_new(NULL);
+		int words = g_rand_int_range(rnd, 1, 30);
+		struct norm *nm;
+		struct classify_input in;
+		struct classify_result out;
+
+		for (int k = 0; k < words; k++) {
+			g_string_append(text,
+					lead_words[g_rand_int_range(
+					    rnd, 0, G_N_ELEMENTS(lead_words))]);
+			g_string_append_c(text, ' ');
+		}
+		nm = norm_text(text->str, text->len, 0);
+		memset(&in, 0, sizeof(in));
+		in.text = text->str;
+		in.len = text->len;
+		in.norm = nm;
+		classify_run(x, &in, &out);
+		for (size_t i = 0; i < G_N_ELEMENTS(lead_patterns); i++) {
+			char *lead = g_strdup_printf("LEAD_%zu", i);
+			char *plain = g_strdup_printf("PLAIN_%zu", i);
+			const struct classify_hit *a = NULL, *b = NULL;
+
+			for (size_t h = 0; h < out.n; h++) {
+				if (strcmp(out.hits[h].rule, lead) == 0)
+					a = &out.hits[h];
+				if (strcmp(out.hits[h].rule, plain) == 0)
+					b = &out.hits[h];
+			}
+			ck_assert_msg((a == NULL) == (b == NULL) &&
+					  (a == NULL || (a->start == b->start &&
+							 a->end == b->end)),
+				      "%s on \"%s\": %zu-%zu vs %zu-%zu", lead,
+				      text->str, a ? a->start : 0,
+				      a ? a->end : 0, b ? b->start : 0,
+				      b ? b->end : 0);
+			g_free(lead);
+			g_free(plain);
+		}
+		classify_result_clear(&out);
+		norm_free(nm);
+		g_string_free(text, TRUE);
+	}
+	g_rand_free(rnd);
+	rules_free(x);
+	g_unlink(path);
+	g_rmdir(dir);
+	g_free(path);
+	g_free(dir);
+	g_string_free(rules, TRUE);
+}
+END_TEST
+
 /* classify_suite - the matcher tests */
 static Suite *
 classify_suite(void)
@@ -339,6 +512,7 @@ classify_suite(void)
 	tcase_add_test(tc, test_no_input);
 	tcase_add_test(tc, test_long_text_all_matches);
 	tcase_add_test(tc, test_crossref);
+	tcase_add_test(tc, test_regex_lead_words);
 	suite_add_tcase(s, tc);
 	return s;
 }

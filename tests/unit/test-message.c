@@ -121,6 +121,10 @@ static const struct message_case message_cases[] = {
      "line one\nline two\n", 1, 0, 0, 0, 0},
     {"nul bytes", H "\nbefore\0after\n", sizeof(H "\nbefore\0after\n") - 1,
      "before after\n", 1, 0, 0, 0, 0},
+    /* message_clean moves the runs between CRs: every mix of CR, LF, NUL */
+    {"cr, crlf and nul mixed", H "\na\r\r\nb\r\0c\rd\r\ne\0\0\r",
+     sizeof(H "\na\r\r\nb\r\0c\rd\r\ne\0\0\r") - 1, "a\n\nb\n c\nd\ne\n", 1, 0,
+     0, 0, 0},
     {"no headers at all", "just some words\nand more\n", 0,
      "just some words\nand more\n", 1, 0, 0, 0, 0},
     {"headers only", H, 0, "", 1, 0, 0, 0, 0},

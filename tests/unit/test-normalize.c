@@ -438,6 +438,196 @@ START_TEST(test_shouting_hostile)
 }
 END_TEST
 
+/*
+ * The ASCII fast paths of norm_text() and norm_shouting() against the
+ * general paths (norm_text_general(), norm_shouting_general()): random
+ * mixes of plain words, leet, masks, apostrophes, stretching, spaced and
+ * dotted letters, quotes, other scripts, look-alikes, zero-width and
+ * broken UTF-8 must give the same tokens, offsets, flags and metrics.
+ */
+static const char *const mix_atoms[] = {
+    "a",
+    "I",
+    "u",
+    "hello",
+    "Hello",
+    "HELLO",
+    "idiot",
+    "you",
+    "sue",
+    "fuck",
+    "FUUUCK",
+    "sooo",
+    "aaa",
+    "Xx",
+    "0",
+    "1",
+    "3",
+    "4",
+    "2024",
+    "mp3",
+    "covid19",
+    "@",
+    "$",
+    "|",
+    "*",
+    "!",
+    "!!!",
+    "#",
+    "%",
+    "'",
+    "`",
+    "''",
+    "?",
+    ".",
+    "-",
+    "_",
+    ",",
+    ";",
+    ":",
+    "(",
+    ")",
+    "\"",
+    " ",
+    " ",
+    "  ",
+    "\t",
+    "\n",
+    "\n\n",
+    "\r\n",
+    "don't",
+    "90's",
+    "f*ck",
+    "sh!t",
+    "a**hole",
+    "f***",
+    "free*",
+    "Thanks!",
+    "Hi!!!Bob",
+    "idiot!you",
+    "@support",
+    "@ss",
+    "a$$",
+    "user@example.org",
+    "f.u.c.k",
+    "s-h-i-t",
+    "f u c k",
+    "U.S.A.",
+    "e.g.",
+    "$19",
+    "a|b",
+    "it`s",
+    "I\xE2\x80\x99m", /* I’m */
+    "\xE2\x80\x9C",   /* “ */
+    "\xE2\x80\x9D",   /* ” */
+    "\xE2\x80\xA6",   /* … */
+    "caf\xC3\xA9",
+    "e\xCC\x81",                                        /* e + acute */
+    "\xD0\xB0",                                         /* Cyrillic a */
+    "\xD0\xBF\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82", /* привет */
+    "\xCE\xB1",                                         /* alpha */
+    "\xEF\xBD\x86\xEF\xBD\x95",                         /* fullwidth fu */
+    "\xEF\xBC\x91",                                     /* fullwidth 1 */
+    "\xE2\x80\x8B",                                     /* zero-width sp */
+    "\xC2\xAD",                                         /* soft hyphen */
+    "\xC2\xA0",                                         /* no-break sp */
+    "\xE6\x97\xA5\xE6\x9C\xAC",                         /* 日本 */
+    "\xC3\x9F",                                         /* sharp s */
+    "\xEF\xAC\x81",                                     /* fi ligature */
+    "\xE2\x84\xAA",                                     /* Kelvin sign */
+    "\xFF",
+    "\xC3",
+    "\x01",
+    "\x7F",
+    ">",
+    "> quoted",
+};
+
+/* same_norm - the two paths agree on s (len bytes) */
+static void
+same_norm(const char *s, size_t len)
+{
+	struct norm *a = norm_text(s, len, 0);
+	struct norm *b = norm_text_general(s, len, 0);
+	struct norm_shout sa, sb;
+	char *shown = g_strescape(s, NULL);
+
+	ck_assert_msg(a->n == b->n, "\"%s\": %zu tokens, general %zu", shown,
+		      a->n, b->n);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct norm_token *x = &a->tok[i], *y = &b->tok[i];
+
+		ck_assert_msg(
+		    strcmp(x->text, y->text) == 0 &&
+			(x->alt == NULL) == (y->alt == NULL) &&
+			(x->alt == NULL || strcmp(x->alt, y->alt) == 0) &&
+			x->start == y->start && x->end == y->end &&
+			x->flags == y->flags,
+		    "\"%s\" token %zu: %s/%s %zu-%zu %x, general "
+		    "%s/%s %zu-%zu %x",
+		    shown, i, x->text, x->alt ? x->alt : "-", x->start, x->end,
+		    x->flags, y->text, y->alt ? y->alt : "-", y->start, y->end,
+		    y->flags);
+		ck_assert_uint_eq(a->joined_off[i], b->joined_off[i]);
+	}
+	ck_assert_str_eq(a->joined, b->joined);
+	ck_assert_int_eq(a->truncated, b->truncated);
+	norm_shouting(s, len, &sa);
+	norm_shouting_general(s, len, &sb);
+	ck_assert_msg(
+	    sa.letters == sb.letters && sa.upper == sb.upper &&
+		sa.caps_words == sb.caps_words && sa.words == sb.words &&
+		sa.bang_runs == sb.bang_runs &&
+		sa.question_runs == sb.question_runs &&
+		sa.longest_bang == sb.longest_bang && sa.ratio == sb.ratio,
+	    "\"%s\": shouting metrics differ", shown);
+	g_free(shown);
+	norm_free(a);
+	norm_free(b);
+}
+
+START_TEST(test_fast_path_same)
+{
+	GRand *rnd = g_rand_new_with_seed(20261122);
+
+	for (int n = 0; n < 20000; n++) {
+		GString *s = g_string_new(NULL);
+		int atoms = g_rand_int_range(rnd, 1, 40);
+
+		for (int k = 0; k < atoms; k++) {
+			g_string_append(s,
+					mix_atoms[g_rand_int_range(
+					    rnd, 0, G_N_ELEMENTS(mix_atoms))]);
+			if (g_rand_boolean(rnd))
+				g_string_append_c(s, ' ');
+		}
+		/* now and then a NUL: a separator, never in a token */
+		if (g_rand_int_range(rnd, 0, 10) == 0)
+			s->str[g_rand_int_range(rnd, 0, (gint32)s->len)] = '\0';
+		same_norm(s->str, s->len);
+		g_string_free(s, TRUE);
+	}
+	g_rand_free(rnd);
+}
+END_TEST
+
+/* the fast path at the token cap: the same tokens, then truncated */
+START_TEST(test_fast_path_cap)
+{
+	const char *in = "one two three four five six";
+	struct norm *a = norm_text(in, strlen(in), 3);
+	struct norm *b = norm_text_general(in, strlen(in), 3);
+
+	ck_assert_uint_eq(a->n, 3);
+	ck_assert_uint_eq(b->n, 3);
+	ck_assert_str_eq(a->joined, b->joined);
+	ck_assert_int_eq(a->truncated, 1);
+	ck_assert_int_eq(b->truncated, 1);
+	norm_free(a);
+	norm_free(b);
+}
+END_TEST
+
 static Suite *
 normalize_suite(void)
 {
@@ -455,6 +645,8 @@ normalize_suite(void)
 	tcase_add_loop_test(tc, test_word, 0, G_N_ELEMENTS(words));
 	tcase_add_loop_test(tc, test_shouting, 0, G_N_ELEMENTS(shouts));
 	tcase_add_test(tc, test_shouting_hostile);
+	tcase_add_test(tc, test_fast_path_same);
+	tcase_add_test(tc, test_fast_path_cap);
 	suite_add_tcase(s, tc);
 	return s;
 }
