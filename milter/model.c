@@ -165,12 +165,43 @@ void
 model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
 	       model_emit_fn emit, void *ctx)
 {
+	/*
+	 * Features are binary and kept in order of first occurrence, so a
+	 * token text seen before adds nothing but its bigram: its word and
+	 * character n-grams all repeat earlier ones.  They are skipped (the
+	 * deduplicated vector is the same, bit for bit), which is most of
+	 * the work on mail, where a few hundred words make up thousands of
+	 * tokens.  seen[] is an open-addressing set of token indexes + 1,
+	 * keyed by the word hash and confirmed by comparing the texts.
+	 */
+	size_t size = MODEL_DEDUP_MIN;
+	uint32_t *seen, *seen_h;
+
+	while (size < 2 * n->n)
+		size *= 2;
+	seen = g_new0(uint32_t, 2 * size);
+	seen_h = seen + size; /* the word hash of each slot */
 	for (size_t i = 0; i < n->n; i++) {
 		const char *t = n->tok[i].text;
 		size_t len = strlen(t);
+		uint32_t hw = model_feature_hash('w', t, len);
+		size_t slot = hw & (size - 1);
+		int repeat = 0;
 
-		emit(ctx, 'w', t, len, NULL, 0,
-		     model_feature_hash('w', t, len));
+		while (seen[slot] != 0) {
+			const char *o = n->tok[seen[slot] - 1].text;
+
+			if (seen_h[slot] == hw && strcmp(o, t) == 0) {
+				repeat = 1;
+				break;
+			}
+			slot = (slot + 1) & (size - 1);
+		}
+		if (!repeat) {
+			seen[slot] = (uint32_t)i + 1;
+			seen_h[slot] = hw;
+			emit(ctx, 'w', t, len, NULL, 0, hw);
+		}
 		if (i + 1 < n->n) {
 			const char *u = n->tok[i + 1].text;
 			size_t ulen = strlen(u);
@@ -181,8 +212,10 @@ model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
 			h = model_fnv_add(h, u, ulen);
 			emit(ctx, 'b', t, len, u, ulen, model_fmix32(h));
 		}
-		model_char_ngrams(t, emit, ctx);
+		if (!repeat)
+			model_char_ngrams(t, emit, ctx);
 	}
+	g_free(seen);
 	for (size_t i = 0; i < n_extra; i++) {
 		size_t len = strlen(extra[i]);
 
