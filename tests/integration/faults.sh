@@ -18,6 +18,9 @@
 #               senders is accepted with its verdict and no count, one log
 #               line says why; after space is freed counting works again
 #               and one line says so
+#   store-unwritable  a store that cannot be created at start: the
+#               milter exits 1 with one line naming directory and reason
+#               (Postfix's milter_default_action = accept lets mail pass)
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -142,5 +145,24 @@ t_alive "$MILTER_PID" && t_pass "store-full: the milter is still running" ||
 	t_fail "store-full: the milter died"
 t_milter_stop || t_fail "store-full: the milter did not stop cleanly"
 umount "$T/sfull"
+
+# ---- store-unwritable: the store cannot be opened at start --------------
+# A configuration error found at start: the milter refuses to run with
+# one line naming the directory and the reason, and Postfix
+# (milter_default_action = accept, tests/e2e/postfix.sh) delivers
+# untouched meanwhile.
+mkdir "$T/sro"
+mount -t tmpfs -o size=1m,ro tmpfs "$T/sro" || t_hard_error "mount tmpfs failed"
+rm -f "$T/milter.sock"
+: >"$MILTER_LOG"
+t_milter_config "$T/ro.conf" "store = \"lmdb:$T/sro/new-store\"" \
+	"store_key_file = \"$T/site.key\""
+rc=0
+timeout 30 "$TRIAGE_MILTER" -f -c "$T/ro.conf" >"$MILTER_LOG" 2>&1 || rc=$?
+t_eq "store-unwritable: the milter exits 1" 1 "$rc"
+t_eq "store-unwritable: one error line naming the directory and why" 1 \
+	"$(log_lines "store: .*$T/sro/new-store.*Read-only file system")"
+[ "$rc" = 1 ] || sed 's/^/  | /' "$MILTER_LOG"
+umount "$T/sro"
 
 t_done
