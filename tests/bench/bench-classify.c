@@ -45,6 +45,7 @@
 #define TARGET_LINEAR 1.5      /* per-KB cost at 1 MB / at 20 KB, at most */
 #define TARGET_RULE_FACTOR 10  /* 10x rules must cost less than 10x */
 #define TARGET_MODEL_COST 0.20 /* the learned model adds at most 20% */
+#define MODEL_ROUNDS 3         /* paired rounds for the model's cost */
 
 struct msg {
 	char *data;
@@ -566,6 +567,13 @@ measure(const struct triage_config *cf, const struct corpus *c)
 	return r;
 }
 
+/* per_msg - CPU seconds per message */
+static double
+per_msg(const struct result *r)
+{
+	return r->cpu / (double)r->n_msgs;
+}
+
 static double
 mbps(const struct result *r)
 {
@@ -643,7 +651,7 @@ main(int argc, char **argv)
 	char *tmp, *gen, *globs1, *globs10;
 	int no10x = 0, no_model = 0, failed = 0;
 	struct triage_config *cfm = NULL;
-	struct result *resm;
+	struct result *resm, *resb;
 	size_t n1, n10;
 	cpu_set_t set;
 
@@ -794,6 +802,7 @@ main(int argc, char **argv)
 	res1 = g_new0(struct result, corpora->len);
 	res10 = g_new0(struct result, corpora->len);
 	resm = g_new0(struct result, corpora->len);
+	resb = g_new0(struct result, corpora->len);
 	header("shipped rules");
 	for (guint i = 0; i < corpora->len; i++) {
 		struct corpus *c = corpora->pdata[i];
@@ -813,13 +822,28 @@ main(int argc, char **argv)
 		}
 	}
 
+	/*
+	 * The model's cost: rules alone and rules + model measured in pairs,
+	 * MODEL_ROUNDS times per corpus, keeping each one's fastest round,
+	 * so that another process busy for a while does not land on one side
+	 * only.
+	 */
 	if (cfm != NULL) {
 		header(
-		    "shipped rules + shipped model (rules/abusive-en.model)");
+		    "shipped rules + shipped model (rules/abusive-en.model), "
+		    "paired with rules alone");
 		for (guint i = 0; i < corpora->len; i++) {
 			struct corpus *c = corpora->pdata[i];
 
-			resm[i] = measure(cfm, c);
+			for (int k = 0; k < MODEL_ROUNDS; k++) {
+				struct result a = measure(cf1, c);
+				struct result b = measure(cfm, c);
+
+				if (k == 0 || per_msg(&a) < per_msg(&resb[i]))
+					resb[i] = a;
+				if (k == 0 || per_msg(&b) < per_msg(&resm[i]))
+					resm[i] = b;
+			}
 			row(c->name, c, &resm[i]);
 			fflush(stdout);
 		}
@@ -921,8 +945,8 @@ main(int argc, char **argv)
 		       "shipped rules)\n");
 		for (guint i = 0; i < corpora->len; i++) {
 			struct corpus *c = corpora->pdata[i];
-			double x = res1[i].cpu / (double)res1[i].n_msgs;
-			double y = resm[i].cpu / (double)resm[i].n_msgs;
+			double x = per_msg(&resb[i]);
+			double y = per_msg(&resm[i]);
 
 			printf("%-26s %12.1f %12.1f %8.2f\n", c->name, x * 1e6,
 			       y * 1e6, y / x);
@@ -982,6 +1006,7 @@ main(int argc, char **argv)
 	g_free(res1);
 	g_free(res10);
 	g_free(resm);
+	g_free(resb);
 	/* figures are the product; a missed target is reported, exit 0 */
 	(void)failed;
 	return 0;
