@@ -35,8 +35,8 @@ struct classify_state {
 	size_t ntok;
 	unsigned char *fired;
 	struct classify_span *first; /* first match of each fired rule */
-	GArray **spans;              /* every match, for near operands */
-	unsigned *sent;              /* sentence number of each token */
+	GArray **spans; /* every match, for near operands; NULL: none yet */
+	unsigned *sent; /* sentence number of each token */
 	pcre2_match_data *md;
 	unsigned budget;
 	int joined_ascii; /* norm->joined is all ASCII: 1 yes, 0 no, -1 ? */
@@ -269,7 +269,13 @@ classify_record(struct classify_state *st, unsigned r, size_t first,
 		st->fired[r] = 1;
 		st->first[r] = sp;
 	}
-	if (st->spans[r] != NULL && st->spans[r]->len < CLASSIFY_MAX_SPANS)
+	if (!st->rs->rule[r].all_spans)
+		return;
+	/* made on the first match: most rules never match a message */
+	if (st->spans[r] == NULL)
+		st->spans[r] =
+		    g_array_new(FALSE, FALSE, sizeof(struct classify_span));
+	if (st->spans[r]->len < CLASSIFY_MAX_SPANS)
 		g_array_append_val(st->spans[r], sp);
 }
 
@@ -771,10 +777,6 @@ classify_eval(const struct rule_set *rs, const struct classify_input *in,
 	st->fired = g_new0(unsigned char, rs->n + 1);
 	st->first = g_new0(struct classify_span, rs->n + 1);
 	st->spans = g_new0(GArray *, rs->n + 1);
-	for (size_t i = 0; i < rs->n; i++)
-		if (rs->rule[i].all_spans)
-			st->spans[i] = g_array_new(
-			    FALSE, FALSE, sizeof(struct classify_span));
 	classify_scan(st);
 	for (size_t k = 0; k < rs->norder; k++) {
 		unsigned ri = rs->order[k];

@@ -7,9 +7,17 @@
  * one degrades, it never fails), normalises line ends and keeps within
  * the limits the configuration sets.
  *
- * Interface: message_parse() / message_free(); see message.h.  It calls
- * nothing that needs more than g_mime_init(), which triage_init() does
- * once per process.  No logging, no globals: the caller reports.
+ * A daemon that sends no acknowledgments reads the subject, the body and
+ * the few headers its rules name: message_parse_lean() spares it a GMime
+ * object for every Received line and GMime's address and date parsing,
+ * and reads the header block itself where that reading cannot differ
+ * from GMime's.
+ *
+ * Interface: message_parse() / message_parse_lean() / message_free() /
+ * message_header_value(); see message.h.  It calls nothing that needs
+ * more than g_mime_init(), which triage_init() does once per process.
+ * No logging: the caller reports.  The one global is the GMime parser
+ * options, made once and only read after.
  *
  * Limits: recursion over the MIME tree is bounded by max_depth and the
  * number of parts visited by max_parts; bytes read from any part are
@@ -46,7 +54,6 @@
 struct message_ctx {
 	struct message *msg;
 	struct message_limits lim;
-	GMimeParserOptions *opts;
 	size_t used; /* text bytes appended so far */
 };
 
@@ -709,53 +716,108 @@ message_header_len(const char *p, size_t len)
 }
 
 /*
- * message_scan_header_names - every top-level header name, raw, in order
+ * One top-level header: offsets of its name and of its raw value (what
+ * follows the colon, folds and the final line end included, as GMime
+ * keeps it), in the buffer scanned, later in msg->hdr_block.
+ */
+struct message_hdr {
+	size_t name, name_len;
+	size_t raw, raw_len;
+};
+
+/* message_scan - what message_scan_headers() found */
+struct message_scan {
+	struct message_hdr *hdrs;
+	size_t n_hdrs, cap;
+	size_t blank; /* offset of the blank line that ends the block */
+	int plain;    /* every line a header or its fold, blank line seen */
+};
+
+/* message_scan_push - one more header name and span */
+static void
+message_scan_push(struct message_scan *sc, struct message *msg,
+		  struct message_hdr h, const char *name)
+{
+	if (sc->n_hdrs == sc->cap) {
+		sc->cap = sc->cap ? sc->cap * 2 : 16;
+		sc->hdrs = g_renew(struct message_hdr, sc->hdrs, sc->cap);
+		msg->header_names =
+		    g_renew(char *, msg->header_names, sc->cap + 1);
+	}
+	sc->hdrs[sc->n_hdrs] = h;
+	msg->header_names[sc->n_hdrs++] = g_strndup(name, h.name_len);
+}
+
+/*
+ * message_scan_headers - every top-level header name, raw, in order
  *
  * Read from the bytes rather than from GMime, which moves Content-*
  * headers to the body part and so loses their position among the rest;
- * the position is what a milter deletes headers by.
+ * the position is what a milter deletes headers by.  The same pass tells
+ * whether the block is plain (sc->plain): only then does the lean parse
+ * trust its own reading of where each header starts and ends, since that
+ * is where no two readers differ (GMime skips an mbox "From " line in
+ * front, as we do).  A space before the colon, a bare CR, a NUL, a fold
+ * of blanks only or no blank line at all leaves the block to GMime.
  */
 static void
-message_scan_header_names(struct message *msg, const char *buf, size_t len)
+message_scan_headers(struct message *msg, const char *buf, size_t len,
+		     struct message_scan *sc)
 {
-	struct strvec_like {
-		char **v;
-		size_t n, cap;
-	} names = {NULL, 0, 0};
 	const char *p = buf;
 	const char *end = buf + len;
 
+	memset(sc, 0, sizeof(*sc));
+	sc->plain = 1;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *next = nl ? nl + 1 : end;
 		size_t ll = (size_t)((nl ? nl : end) - p);
 		size_t hl;
 
+		if (nl == NULL)
+			sc->plain = 0;
 		if (ll > 0 && p[ll - 1] == '\r')
 			ll--;
-		if (ll == 0)
+		if (ll == 0) {
+			sc->blank = (size_t)(p - buf);
 			break; /* the blank line before the body */
+		}
+		if (memchr(p, '\r', ll) != NULL || memchr(p, '\0', ll) != NULL)
+			sc->plain = 0;
 		if (p[0] == ' ' || p[0] == '\t') {
 			/* a folded continuation of the header before */
+			if (sc->n_hdrs == 0 || message_is_blank(p, ll))
+				sc->plain = 0;
+			else
+				sc->hdrs[sc->n_hdrs - 1].raw_len =
+				    (size_t)(next - buf) -
+				    sc->hdrs[sc->n_hdrs - 1].raw;
 		} else if ((hl = message_header_len(p, ll)) > 0) {
-			if (names.n + 1 >= names.cap) {
-				names.cap = names.cap ? names.cap * 2 : 16;
-				names.v = g_renew(char *, names.v, names.cap);
-			}
-			names.v[names.n++] = g_strndup(p, hl);
+			struct message_hdr h;
+
+			if (p[hl] != ':')
+				sc->plain = 0;
+			h.name = (size_t)(p - buf);
+			h.name_len = hl;
+			h.raw = h.name + hl + 1;
+			h.raw_len = (size_t)(next - buf) - h.raw;
+			message_scan_push(sc, msg, h, p);
 		} else if (!(p == buf && ll >= 5 &&
 			     memcmp(p, "From ", 5) == 0)) {
 			/* not a header: the body starts (an mbox "From "
 			 * line in front of the headers is skipped) */
+			sc->plain = 0;
 			break;
 		}
-		p = nl ? nl + 1 : end;
+		p = next;
 	}
-	g_free(msg->header_names);
-	if (names.v == NULL)
-		names.v = g_new0(char *, 1);
-	names.v[names.n] = NULL;
-	msg->header_names = names.v;
-	msg->n_header_names = names.n;
+	if (p >= end || sc->n_hdrs == 0)
+		sc->plain = 0;
+	if (msg->header_names == NULL)
+		msg->header_names = g_new0(char *, 1);
+	msg->header_names[sc->n_hdrs] = NULL;
+	msg->n_header_names = sc->n_hdrs;
 }
 
 /* message_is_encoded_word - "=?charset?b|q?text?=" */
@@ -776,29 +838,53 @@ message_is_encoded_word(const char *w)
 }
 
 /*
+ * message_options - the parser options of every parse, made once
+ *
+ * 8-bit headers: UTF-8 if valid, else what Windows clients send.  GMime
+ * only reads them, so all threads share one set.
+ */
+static GMimeParserOptions *
+message_options(void)
+{
+	static GMimeParserOptions *opts;
+	static gsize once;
+
+	if (g_once_init_enter(&once)) {
+		static const char *fallback_charsets[] = {"UTF-8",
+							  "windows-1252", NULL};
+
+		opts = g_mime_parser_options_new();
+		g_mime_parser_options_set_fallback_charsets(opts,
+							    fallback_charsets);
+		g_mime_parser_options_set_rfc2047_compliance_mode(
+		    opts, GMIME_RFC_COMPLIANCE_LOOSE);
+		g_once_init_leave(&once, 1);
+	}
+	return opts;
+}
+
+/*
  * message_subject - the Subject decoded one encoded-word at a time
  *
  * GMime 3.2 stops decoding after an encoded-word ending in "=" padding
  * when the next one uses the same charset ("=?utf-8?b?YWI=?=
  * =?utf-8?b?Y2Q=?=" gives "ab"), and Python's email package writes long
  * subjects exactly so.  Each word is decoded on its own; blanks between
- * two encoded-words are dropped as RFC 2047 says.
+ * two encoded-words are dropped as RFC 2047 says.  raw is the first
+ * Subject's raw value; without an encoded-word GMime's own decoding
+ * (8-bit fallbacks) is right, and gmime_subject() gives it.
  */
 static char *
-message_subject(GMimeMessage *m)
+message_subject(const char *raw, const char *(*gmime_subject)(void *),
+		void *ctx)
 {
-	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(m));
-	GMimeHeader *h =
-	    list ? g_mime_header_list_get_header(list, "Subject") : NULL;
-	const char *raw = h ? g_mime_header_get_raw_value(h) : NULL;
 	GString *out;
 	char **words;
 	int prev_encoded = 0;
 	char *text;
 
-	/* no encoded-word: GMime's own decoding (8-bit fallbacks) is right */
 	if (raw == NULL || strstr(raw, "=?") == NULL)
-		return message_header_text(g_mime_message_get_subject(m));
+		return message_header_text(gmime_subject(ctx));
 	out = g_string_new(NULL);
 	words = g_strsplit_set(raw, " \t\r\n", -1);
 	for (char **w = words; *w != NULL; w++) {
@@ -821,19 +907,200 @@ message_subject(GMimeMessage *m)
 	return text;
 }
 
+/* message_gmime_subject - g_mime_message_get_subject for message_subject */
+static const char *
+message_gmime_subject(void *m)
+{
+	return g_mime_message_get_subject(m);
+}
+
 /* message_collect_headers - decoded subject, From and Message-ID */
 static void
 message_collect_headers(struct message *msg, GMimeMessage *m)
 {
+	GMimeHeaderList *list = g_mime_object_get_header_list(GMIME_OBJECT(m));
+	GMimeHeader *h =
+	    list ? g_mime_header_list_get_header(list, "Subject") : NULL;
 	const char *from;
 
-	msg->subject = message_subject(m);
+	msg->subject =
+	    message_subject(h ? g_mime_header_get_raw_value(h) : NULL,
+			    message_gmime_subject, m);
 	/* GMime 3 header values are already RFC 2047 decoded. */
 	from = g_mime_object_get_header(GMIME_OBJECT(m), "From");
 	msg->from = message_header_text(from);
 	if (g_mime_message_get_message_id(m) != NULL)
 		msg->message_id =
 		    message_header_text(g_mime_message_get_message_id(m));
+}
+
+/* message_is_content - a Content-* header, which GMime gives the body */
+static int
+message_is_content(const char *name, size_t len)
+{
+	return len >= 8 && g_ascii_strncasecmp(name, "Content-", 8) == 0;
+}
+
+/*
+ * message_hdr_find - index of the first (last when last) top-level
+ * header called name, or -1; Content-* ones belong to the body part and
+ * GMime's message does not have them
+ */
+static long
+message_hdr_find(const struct message *msg, const char *name, int last)
+{
+	size_t nl = strlen(name);
+	long found = -1;
+
+	if (message_is_content(name, nl))
+		return -1;
+	for (size_t i = 0; i < msg->n_hdrs; i++) {
+		const struct message_hdr *h = &msg->hdrs[i];
+
+		if (h->name_len == nl &&
+		    g_ascii_strncasecmp(msg->hdr_block + h->name, name, nl) ==
+			0) {
+			found = (long)i;
+			if (!last)
+				break;
+		}
+	}
+	return found;
+}
+
+/* message_hdr_raw - the raw value of header i, a new string */
+static char *
+message_hdr_raw(const struct message *msg, long i)
+{
+	const struct message_hdr *h = &msg->hdrs[i];
+
+	return g_strndup(msg->hdr_block + h->raw, h->raw_len);
+}
+
+/*
+ * message_is_plain_text - printable ASCII (tabs too) and no "=?": RFC 2047
+ * decoding gives it back unchanged, word for word and blank for blank
+ */
+static int
+message_is_plain_text(const char *s)
+{
+	for (const char *p = s; *p != '\0'; p++)
+		if (!((*p >= 0x20 && *p < 0x7f) || *p == '\t') ||
+		    (p[0] == '=' && p[1] == '?'))
+			return 0;
+	return 1;
+}
+
+/* message_hdr_value - what g_mime_header_get_value() makes of header i */
+static char *
+message_hdr_value(const struct message *msg, long i)
+{
+	char *raw = message_hdr_raw(msg, i);
+	char *unfolded = g_mime_utils_header_unfold(raw);
+	char *v;
+
+	g_free(raw);
+	if (message_is_plain_text(unfolded))
+		return unfolded;
+	v = g_mime_utils_header_decode_text(message_options(), unfolded);
+	g_free(unfolded);
+	return v;
+}
+
+/* message_lean_subj - message_lean_subject's context */
+struct message_lean_subj {
+	const struct message *msg;
+	char *value; /* freed by the caller */
+};
+
+/* message_lean_subject - GMime's subject: the last Subject's value */
+static const char *
+message_lean_subject(void *ctx)
+{
+	struct message_lean_subj *ls = ctx;
+	long i = message_hdr_find(ls->msg, "Subject", 1);
+
+	if (i >= 0)
+		ls->value = message_hdr_value(ls->msg, i);
+	return ls->value;
+}
+
+/*
+ * message_lean_headers - the subject from the bytes; From and Message-ID
+ * are left to message_header_value() (the lean caller reads neither)
+ */
+static void
+message_lean_headers(struct message *msg)
+{
+	struct message_lean_subj ls = {msg, NULL};
+	long i = message_hdr_find(msg, "Subject", 0);
+	char *raw = i < 0 ? NULL : message_hdr_raw(msg, i);
+
+	msg->subject = message_subject(raw, message_lean_subject, &ls);
+	g_free(ls.value);
+	g_free(raw);
+}
+
+/*
+ * message_lean_body - the body's MIME tree from the Content-* headers
+ * and the body alone: what GMime's message parse gives as its MIME part,
+ * without a GMimeHeader for every Received line
+ */
+static GMimeObject *
+message_lean_body(const char *buf, size_t len, const struct message_scan *sc)
+{
+	GByteArray *a = g_byte_array_sized_new((guint)(len - sc->blank + 256));
+	GMimeStream *stream;
+	GMimeParser *parser;
+	GMimeObject *obj;
+
+	for (size_t i = 0; i < sc->n_hdrs; i++) {
+		const struct message_hdr *h = &sc->hdrs[i];
+
+		if (message_is_content(buf + h->name, h->name_len))
+			g_byte_array_append(
+			    a, (const guint8 *)buf + h->name,
+			    (guint)(h->raw + h->raw_len - h->name));
+	}
+	g_byte_array_append(a, (const guint8 *)buf + sc->blank,
+			    (guint)(len - sc->blank));
+	stream = g_mime_stream_mem_new_with_byte_array(a);
+	parser = g_mime_parser_new_with_stream(stream);
+	g_object_unref(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	obj = g_mime_parser_construct_part(parser, message_options());
+	g_object_unref(parser);
+	return obj;
+}
+
+/* message_lean_keep - copy the header block so lookups outlive buf */
+static void
+message_lean_keep(struct message *msg, const char *buf, struct message_scan *sc)
+{
+	msg->hdr_block = g_memdup2(buf, sc->blank);
+	msg->hdrs = sc->hdrs;
+	msg->n_hdrs = sc->n_hdrs;
+	sc->hdrs = NULL;
+}
+
+/*
+ * message_header_value - the first top-level header called name, decoded
+ * as GMime's message gives it (g_mime_object_get_header()), a new string;
+ * NULL when there is none (Content-* headers belong to the body part)
+ */
+char *
+message_header_value(const struct message *msg, const char *name)
+{
+	long i;
+
+	if (msg == NULL || name == NULL)
+		return NULL;
+	if (msg->mime != NULL)
+		return g_strdup(
+		    g_mime_object_get_header(GMIME_OBJECT(msg->mime), name));
+	if (msg->hdr_block == NULL || (i = message_hdr_find(msg, name, 0)) < 0)
+		return NULL;
+	return message_hdr_value(msg, i);
 }
 
 /* message_new - an empty message with valid, empty fields */
@@ -859,18 +1126,31 @@ message_cr_only(const char *buf, size_t len)
 	return memchr(buf, '\n', n) == NULL && memchr(buf, '\r', n) != NULL;
 }
 
-/* message_parse - parse raw bytes; NULL with *error_r only if impossible */
-struct message *
-message_parse(const char *buf, size_t len, const struct message_limits *lim,
-	      char **error_r)
+/* message_full - GMime's message parse; NULL when it finds no message */
+static GMimeMessage *
+message_full(const char *buf, size_t len)
 {
-	static const char *fallback_charsets[] = {"UTF-8", "windows-1252",
-						  NULL};
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(buf, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeMessage *m;
+
+	g_object_unref(stream);
+	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
+	m = g_mime_parser_construct_message(parser, message_options());
+	g_object_unref(parser);
+	return m;
+}
+
+/* message_parse_as - parse raw bytes, lean or full; see message.h */
+static struct message *
+message_parse_as(const char *buf, size_t len, const struct message_limits *lim,
+		 int lean, char **error_r)
+{
 	struct message_ctx ctx;
+	struct message_scan sc;
 	struct message *msg;
 	char *cr_copy = NULL;
-	GMimeStream *stream;
-	GMimeParser *parser;
+	GMimeObject *body = NULL;
 	GMimeMessage *m;
 
 	if (error_r != NULL)
@@ -902,23 +1182,16 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 				cr_copy[i] = '\n';
 		buf = cr_copy;
 	}
-	message_scan_header_names(msg, buf, len);
+	message_scan_headers(msg, buf, len, &sc);
 
-	ctx.opts = g_mime_parser_options_new();
-	/* 8-bit headers: UTF-8 if valid, else what Windows clients send */
-	g_mime_parser_options_set_fallback_charsets(ctx.opts,
-						    fallback_charsets);
-	g_mime_parser_options_set_rfc2047_compliance_mode(
-	    ctx.opts, GMIME_RFC_COMPLIANCE_LOOSE);
-
-	stream = g_mime_stream_mem_new_with_buffer(buf, len);
-	parser = g_mime_parser_new_with_stream(stream);
-	g_object_unref(stream);
-	g_mime_parser_set_format(parser, GMIME_FORMAT_MESSAGE);
-	m = g_mime_parser_construct_message(parser, ctx.opts);
-	g_object_unref(parser);
-
-	if (m == NULL) {
+	/* no part from GMime (never seen): the full parse decides */
+	if (lean && sc.plain &&
+	    (body = message_lean_body(buf, len, &sc)) != NULL) {
+		message_lean_keep(msg, buf, &sc);
+		message_lean_headers(msg);
+		message_walk(&ctx, body, 1, msg->text);
+		g_object_unref(body);
+	} else if ((m = message_full(buf, len)) == NULL) {
 		/*
 		 * GMime found no message at all (no header block).  The bytes
 		 * are still what the customer sent: read them as one text/plain
@@ -938,7 +1211,7 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 		message_walk(&ctx, g_mime_message_get_mime_part(m), 1,
 			     msg->text);
 	}
-	g_mime_parser_options_free(ctx.opts);
+	g_free(sc.hdrs);
 
 	/* Quote prefixes may have pushed the text past the budget. */
 	if (msg->text->len > ctx.lim.max_text_bytes) {
@@ -949,6 +1222,22 @@ message_parse(const char *buf, size_t len, const struct message_limits *lim,
 	}
 	g_free(cr_copy);
 	return msg;
+}
+
+/* message_parse - parse raw bytes; NULL with *error_r only if impossible */
+struct message *
+message_parse(const char *buf, size_t len, const struct message_limits *lim,
+	      char **error_r)
+{
+	return message_parse_as(buf, len, lim, 0, error_r);
+}
+
+/* message_parse_lean - the same, for a caller that needs no ->mime */
+struct message *
+message_parse_lean(const char *buf, size_t len,
+		   const struct message_limits *lim, char **error_r)
+{
+	return message_parse_as(buf, len, lim, 1, error_r);
 }
 
 /* message_free - release everything; returns NULL for msg = ...free() */
@@ -966,6 +1255,8 @@ message_free(struct message *msg)
 		g_object_unref(msg->mime);
 	if (msg->header_names != NULL)
 		g_strfreev(msg->header_names);
+	g_free(msg->hdr_block);
+	g_free(msg->hdrs);
 	g_free(msg);
 	return NULL;
 }

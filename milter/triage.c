@@ -66,9 +66,12 @@ triage_fail(struct triage_result *res, const char *fmt, ...)
 /* Quotes in explanations: enough to recognise the words, no more. */
 #define TRIAGE_MAX_QUOTE 120
 
-/* triage_headers - decoded header values for header rules, cached */
+/*
+ * triage_headers - decoded header values for header rules, cached; the
+ * cache is made on the first lookup (most rule sets have no header rule)
+ */
 struct triage_headers {
-	GMimeObject *obj;
+	const struct message *m;
 	GHashTable *cache;
 };
 
@@ -77,15 +80,19 @@ static const char *
 triage_header(void *ctx, const char *name)
 {
 	struct triage_headers *th = ctx;
-	const char *raw;
+	char *raw;
 	char *v;
 
-	if (th->obj == NULL)
+	if (th->m == NULL)
 		return NULL;
-	if (g_hash_table_contains(th->cache, name))
+	if (th->cache == NULL)
+		th->cache = g_hash_table_new_full(g_str_hash, g_str_equal,
+						  g_free, g_free);
+	else if (g_hash_table_contains(th->cache, name))
 		return g_hash_table_lookup(th->cache, name);
-	raw = g_mime_object_get_header(th->obj, name);
+	raw = message_header_value(th->m, name);
 	v = raw ? g_mime_utils_header_decode_text(NULL, raw) : NULL;
+	g_free(raw);
 	g_hash_table_insert(th->cache, g_strdup(name), v);
 	return v;
 }
@@ -184,9 +191,7 @@ triage_classify(const struct triage_config *cf, struct message *m,
 	g_string_append_len(text, fresh->str, (gssize)fresh->len);
 	norm = norm_text(text->str, text->len, cf->max_tokens);
 	norm_shouting(fresh->str, fresh->len, &shout);
-	th.obj = m->mime;
-	th.cache =
-	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	th.m = m;
 	in.text = text->str;
 	in.len = text->len;
 	in.norm = norm;
@@ -220,7 +225,8 @@ triage_classify(const struct triage_config *cf, struct message *m,
 		res->limited = 1;
 	classify_result_clear(&out);
 	norm_free(norm);
-	g_hash_table_destroy(th.cache);
+	if (th.cache != NULL)
+		g_hash_table_destroy(th.cache);
 	g_string_free(text, TRUE);
 }
 
@@ -261,7 +267,11 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	gint64 start = g_get_monotonic_time();
 	char *error = NULL;
 
-	m = message_parse(msg, len, &lim, &error);
+	/* only the auto-reply guards read ->mime (every header) */
+	if (cf->reply.enable)
+		m = message_parse(msg, len, &lim, &error);
+	else
+		m = message_parse_lean(msg, len, &lim, &error);
 	if (env->hdr_names != NULL)
 		xheaders_plan_delete(env->hdr_names, env->n_hdr_names,
 				     &res->del, &res->n_del);

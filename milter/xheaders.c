@@ -4,6 +4,7 @@
  * Header names are matched case-insensitively, as the MTA does when it
  * counts indices for smfi_chgheader().
  */
+#include <math.h>
 #include <string.h>
 
 #include <glib.h>
@@ -70,7 +71,15 @@ xheaders_plan_delete(const char *const *names, size_t n,
 char *
 xheaders_sanitize(const char *in, size_t max)
 {
-	GString *out = g_string_sized_new(64);
+	GString *out;
+	size_t n = 0;
+
+	/* most values are printable ASCII already: copied whole */
+	while (n < max && in[n] >= 0x20 && in[n] < 0x7f)
+		n++;
+	if (in[n] == '\0' || n == max)
+		return g_strndup(in, n);
+	out = g_string_sized_new(64);
 
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
 		if (out->len >= max)
@@ -94,16 +103,52 @@ xheaders_add(struct triage_result *res, const char *name, const char *value)
 			 xheaders_sanitize(value, XHEADERS_MAX_VALUE));
 }
 
+/* Halves below this print exactly from their integer double. */
+#define XHEADERS_EXACT_MAX 1e15
+
+/*
+ * xheaders_append_1f - append x as "%.1f" does
+ *
+ * Scores and thresholds are sums of weights like 4.0 and 2.5: a
+ * non-negative multiple of one half has an exact one-decimal form, which
+ * is written here without printf's cost; anything else goes to printf.
+ */
+void
+xheaders_append_1f(GString *s, double x)
+{
+	double twice = x * 2;
+	char digits[24];
+	size_t n = 0;
+	unsigned long long t;
+
+	if (!(x >= 0 && x < XHEADERS_EXACT_MAX) || signbit(x) ||
+	    twice != (double)(unsigned long long)twice) {
+		g_string_append_printf(s, "%.1f", x);
+		return;
+	}
+	t = (unsigned long long)twice;
+	for (unsigned long long w = t / 2; n == 0 || w > 0; w /= 10)
+		digits[n++] = (char)('0' + w % 10);
+	while (n > 0)
+		g_string_append_c(s, digits[--n]);
+	g_string_append(s, t % 2 ? ".5" : ".0");
+}
+
 /* xheaders_scores - "abusive=7.0/5.0 profanity=0.0/5.0 ..." */
 static char *
 xheaders_scores(const struct triage_result *res)
 {
 	GString *s = g_string_new(NULL);
 
-	for (size_t i = 0; i < res->n_scores; i++)
-		g_string_append_printf(
-		    s, "%s%s=%.1f/%.1f", i ? " " : "", res->scores[i].category,
-		    res->scores[i].score, res->scores[i].threshold);
+	for (size_t i = 0; i < res->n_scores; i++) {
+		if (i > 0)
+			g_string_append_c(s, ' ');
+		g_string_append(s, res->scores[i].category);
+		g_string_append_c(s, '=');
+		xheaders_append_1f(s, res->scores[i].score);
+		g_string_append_c(s, '/');
+		xheaders_append_1f(s, res->scores[i].threshold);
+	}
 	return g_string_free(s, FALSE);
 }
 
@@ -113,19 +158,23 @@ xheaders_rules(const struct triage_result *res)
 {
 	GString *s = g_string_new(NULL);
 
-	for (size_t i = 0; i < res->n_hits; i++) {
-		char *e =
-		    g_strdup_printf("%s%s(%.1f)", i ? " " : "",
-				    res->hits[i].rule, res->hits[i].score);
+	GString *e = g_string_new(NULL);
 
-		if (s->len + strlen(e) + 4 > XHEADERS_MAX_VALUE) {
+	for (size_t i = 0; i < res->n_hits; i++) {
+		g_string_truncate(e, 0);
+		if (i > 0)
+			g_string_append_c(e, ' ');
+		g_string_append(e, res->hits[i].rule);
+		g_string_append_c(e, '(');
+		xheaders_append_1f(e, res->hits[i].score);
+		g_string_append_c(e, ')');
+		if (s->len + e->len + 4 > XHEADERS_MAX_VALUE) {
 			g_string_append(s, " ...");
-			g_free(e);
 			break;
 		}
-		g_string_append(s, e);
-		g_free(e);
+		g_string_append_len(s, e->str, (gssize)e->len);
 	}
+	g_string_free(e, TRUE);
 	if (s->len == 0)
 		g_string_append(s, "none");
 	return g_string_free(s, FALSE);

@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <glib.h>
+
 #include "triage.h"
 
 #define XHEADERS_PREFIX "X-Triage-"
@@ -22,6 +24,7 @@ int xheaders_is_triage(const char *name);
 void xheaders_plan_delete(const char *const *names, size_t n,
 			  struct triage_delete **del_r, size_t *n_del_r);
 char *xheaders_sanitize(const char *in, size_t max);
+void xheaders_append_1f(GString *s, double x);
 void xheaders_build(struct triage_result *res, int with_rules);
 
 #endif

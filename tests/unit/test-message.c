@@ -486,6 +486,207 @@ START_TEST(test_message_cr_only)
 }
 END_TEST
 
+/* message_same_value - lean and full give one header the same value */
+static void
+message_same_value(const struct message *full, const struct message *lean,
+		   const char *name)
+{
+	char *a = message_header_value(full, name);
+	char *b = message_header_value(lean, name);
+
+	ck_assert_msg(g_strcmp0(a, b) == 0, "header %s: [%s] full, [%s] lean",
+		      name, a, b);
+	g_free(a);
+	g_free(b);
+}
+
+/*
+ * message_check_lean - parse raw both ways: the lean parse must give what
+ * the full one gives; returns whether it took its own path
+ */
+static int
+message_check_lean(const char *raw, size_t len)
+{
+	static const char *const extra[] = {"content-type", "X-None", "SUBJECT",
+					    "from", "Message-Id"};
+	struct message *full = message_parse(raw, len, &message_test_lim, NULL);
+	struct message *lean =
+	    message_parse_lean(raw, len, &message_test_lim, NULL);
+	int own = lean->hdr_block != NULL;
+
+	ck_assert_str_eq(lean->text->str, full->text->str);
+	ck_assert_uint_eq(lean->text->len, full->text->len);
+	ck_assert_msg(g_strcmp0(lean->subject, full->subject) == 0,
+		      "subject [%s] lean, [%s] full", lean->subject,
+		      full->subject);
+	ck_assert_uint_eq(lean->n_parts, full->n_parts);
+	ck_assert_uint_eq(lean->n_text_parts, full->n_text_parts);
+	ck_assert_uint_eq(lean->n_attachments, full->n_attachments);
+	ck_assert_uint_eq(lean->n_rfc822, full->n_rfc822);
+	ck_assert_int_eq(lean->charset_fallback, full->charset_fallback);
+	ck_assert_int_eq(lean->limited, full->limited);
+	ck_assert_uint_eq(lean->n_header_names, full->n_header_names);
+	for (size_t i = 0; i < full->n_header_names; i++) {
+		ck_assert_str_eq(lean->header_names[i], full->header_names[i]);
+		message_same_value(full, lean, full->header_names[i]);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(extra); i++)
+		message_same_value(full, lean, extra[i]);
+	if (!own) {
+		ck_assert_int_eq(lean->mime != NULL, full->mime != NULL);
+		ck_assert_str_eq(lean->from ? lean->from : "",
+				 full->from ? full->from : "");
+	} else {
+		ck_assert_ptr_null(lean->mime);
+		/* left to message_header_value(), as message.h says */
+		ck_assert_ptr_null(lean->from);
+		ck_assert_ptr_null(lean->message_id);
+	}
+	message_free(full);
+	message_free(lean);
+	return own;
+}
+
+/* test_message_lean_cases - the table, lean and full alike */
+START_TEST(test_message_lean_cases)
+{
+	const struct message_case *c = &message_cases[_i];
+
+	message_check_lean(c->raw, c->len ? c->len : strlen(c->raw));
+}
+END_TEST
+
+/* test_message_lean_fixtures - every shipped fixture, lean and full alike */
+START_TEST(test_message_lean_fixtures)
+{
+	char *dir = g_build_filename(UNIT_FILE(x), "tests", "data", NULL);
+	GDir *d = g_dir_open(dir, 0, NULL);
+	const char *name;
+	int own = 0, n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		char *path = g_build_filename(dir, name, NULL);
+		char *raw;
+		gsize len;
+
+		if (g_str_has_suffix(name, ".eml") &&
+		    g_file_get_contents(path, &raw, &len, NULL)) {
+			own += message_check_lean(raw, len);
+			n++;
+			g_free(raw);
+		}
+		g_free(path);
+	}
+	g_dir_close(d);
+	g_free(dir);
+	ck_assert_int_gt(n, 5);
+	ck_assert_int_gt(own, 0); /* the lean path was taken at all */
+}
+END_TEST
+
+/*
+ * Header blocks the lean parse reads itself (1) or leaves to GMime's
+ * message parse (0); either way the results are the full parse's.
+ */
+static const struct {
+	const char *raw;
+	int own;
+} message_lean_blocks[] = {
+    {"Subject: a\r\nFrom: b@x\r\n\r\nbody\r\n", 1},
+    {"Subject: a\n\tfolded\nSubject: second\nMessage-Id: <z@y>\n\nb\n", 1},
+    {"Received: from x\n\tby y\nContent-Type: text/html\n\n<p>hi</p>\n", 1},
+    {"X(y): z\nsubject:no space\nfrom:\n\nbody\n", 1},
+    {"Subject: =?utf-8?b?YWI=?= =?utf-8?b?Y2Q=?=\nMessage-ID: <\xe9@x>\n"
+     "Subject: caf\xe9\n\nbody\n",
+     1},
+    {"Content-Type: multipart/mixed; boundary=zz\n\n--zz\n\npart\n--zz--\n", 1},
+    {"CONTENT-TYPE: text/plain; charset=iso-8859-1\n\ncaf\xe9\n", 1},
+    {"From someone@x Mon Jan 1 00:00:00 2024\nSubject: mbox\n\nbody\n", 1},
+    {"From someone@x Mon Jan 1 00:00:00 2024\n folded\nSubject: a\n\nb\n", 0},
+    {"Subject : space before the colon\n\nbody\n", 0},
+    {" continuation first\nSubject: a\n\nbody\n", 0},
+    {"Subject: a\n \t \nFrom: b\n\nbody\n", 0},
+    {"Subject: bare\rCR\n\nbody\n", 0},
+    {"Subject: no body, no blank line\n", 0},
+    {"not a header line\nSubject: a\n\nbody\n", 0},
+    {"\nno headers at all\n", 0},
+};
+
+/* test_message_lean_blocks - which blocks are plain; same results */
+START_TEST(test_message_lean_blocks)
+{
+	const char *raw = message_lean_blocks[_i].raw;
+
+	ck_assert_int_eq(message_check_lean(raw, strlen(raw)),
+			 message_lean_blocks[_i].own);
+}
+END_TEST
+
+/*
+ * test_message_lean_random - printable ASCII values with runs of blanks,
+ * folds, '=' and '?' (no encoded-word unless made by chance): the lean
+ * values are GMime's
+ */
+START_TEST(test_message_lean_random)
+{
+	static const char alphabet[] = "ab =?\t<>@\"(),.;:\\Z9";
+	GRand *r = g_rand_new_with_seed(7);
+
+	for (int n = 0; n < 300; n++) {
+		GString *m = g_string_new(NULL);
+
+		for (int h = 0; h < 4; h++) {
+			int len = g_rand_int_range(r, 0, 40);
+
+			g_string_append(m, h % 2 ? "Subject:" : "X-Any:");
+			for (int k = 0; k < len; k++) {
+				if (g_rand_int_range(r, 0, 12) == 0)
+					g_string_append(m, "\n ");
+				g_string_append_c(
+				    m, alphabet[g_rand_int_range(
+					   r, 0, (int)sizeof(alphabet) - 1)]);
+			}
+			g_string_append_c(m, '\n');
+		}
+		g_string_append(m, "\nbody\n");
+		message_check_lean(m->str, m->len);
+		g_string_free(m, TRUE);
+	}
+	g_rand_free(r);
+}
+END_TEST
+
+/* test_message_header_value - GMime's values, from the bytes */
+START_TEST(test_message_header_value)
+{
+	static const char raw[] =
+	    "Received: from x\n\tby y\nfrom: =?utf-8?q?J=C3=B6rg?= "
+	    "<j@example.de>\nContent-Type: text/plain\nFrom: second@x\n"
+	    "Subject: =?iso-8859-1?q?R=FCckfrage?= zum\n Auftrag\n\nbody\n";
+	struct message *m =
+	    message_parse_lean(raw, strlen(raw), &message_test_lim, NULL);
+	char *v;
+
+	ck_assert_ptr_null(m->mime);
+	v = message_header_value(m, "FROM"); /* the first, any case */
+	ck_assert_str_eq(v, "J\xC3\xB6rg <j@example.de>");
+	g_free(v);
+	v = message_header_value(m, "received"); /* unfolded */
+	ck_assert_str_eq(v, "from x\tby y");
+	g_free(v);
+	v = message_header_value(m, "subject");
+	ck_assert_str_eq(v, "R\xC3\xBC"
+			    "ckfrage zum Auftrag");
+	g_free(v);
+	/* the body part's, not the message's, as with GMime */
+	ck_assert_ptr_null(message_header_value(m, "Content-Type"));
+	ck_assert_ptr_null(message_header_value(m, "X-None"));
+	ck_assert_ptr_null(message_header_value(NULL, "From"));
+	message_free(m);
+}
+END_TEST
+
 /* message_setup - GMime once per test process (Check forks per test) */
 static void
 message_setup(void)
@@ -516,6 +717,13 @@ message_suite(void)
 	tcase_add_loop_test(tc, test_message_fixture, 0,
 			    (int)G_N_ELEMENTS(message_fixtures));
 	tcase_add_test(tc, test_message_forged_names);
+	tcase_add_loop_test(tc, test_message_lean_cases, 0,
+			    (int)G_N_ELEMENTS(message_cases));
+	tcase_add_test(tc, test_message_lean_fixtures);
+	tcase_add_loop_test(tc, test_message_lean_blocks, 0,
+			    (int)G_N_ELEMENTS(message_lean_blocks));
+	tcase_add_test(tc, test_message_lean_random);
+	tcase_add_test(tc, test_message_header_value);
 	suite_add_tcase(s, tc);
 	return s;
 }

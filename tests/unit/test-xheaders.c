@@ -1,6 +1,7 @@
 /*
  * test-xheaders.c - deletion plans, sanitizing, the headers we add
  */
+#include <math.h>
 #include <string.h>
 
 #include <glib.h>
@@ -51,9 +52,18 @@ static const struct {
 	size_t max;
 	const char *want;
 } sanitize[] = {
-    {"plain", 100, "plain"},        {"two\r\nlines", 100, "two  lines"},
-    {"tab\there", 100, "tab here"}, {"caf\xc3\xa9 \xe2\x82\xac", 100, "caf? ?"},
-    {"ctl\x01\x7f", 100, "ctl"},    {"0123456789", 4, "0123"},
+    {"plain", 100, "plain"},
+    {"two\r\nlines", 100, "two  lines"},
+    {"tab\there", 100, "tab here"},
+    {"caf\xc3\xa9 \xe2\x82\xac", 100, "caf? ?"},
+    {"ctl\x01\x7f", 100, "ctl"},
+    {"0123456789", 4, "0123"},
+    {"0123456789", 10, "0123456789"},
+    {"", 5, ""},
+    {"abc", 0, ""},
+    {"0123\x01", 4, "0123"},
+    {"ab\x01", 4, "ab"},
+    {"ab\xc3\xa9", 3, "ab?"},
 };
 
 START_TEST(test_sanitize)
@@ -62,6 +72,45 @@ START_TEST(test_sanitize)
 
 	ck_assert_str_eq(got, sanitize[_i].want);
 	g_free(got);
+}
+END_TEST
+
+/* test_append_1f - the same bytes as printf("%.1f") for every double */
+START_TEST(test_append_1f)
+{
+	static const double odd[] = {
+	    -0.0,  0.05,      0.25,       0.1,       0.15,  2.45,   -1.0,
+	    -2.5,  1e15,      1e15 - 0.5, 4.5e15,    1e300, 1e-300, 12.75,
+	    99.95, 5.0 / 3.0, HUGE_VAL,   -HUGE_VAL, NAN,
+	};
+	GString *got = g_string_new(NULL);
+
+	for (int k = 0; k <= 4000; k++) {
+		double x = k / 2.0;
+		char *want = g_strdup_printf("%.1f", x);
+
+		g_string_truncate(got, 0);
+		xheaders_append_1f(got, x);
+		ck_assert_str_eq(got->str, want);
+		g_free(want);
+		/* tenths are not halves: printf decides their rounding */
+		x = k / 10.0;
+		want = g_strdup_printf("%.1f", x);
+		g_string_truncate(got, 0);
+		xheaders_append_1f(got, x);
+		ck_assert_str_eq(got->str, want);
+		g_free(want);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(odd); i++) {
+		char *want = g_strdup_printf("%.1f", odd[i]);
+
+		g_string_truncate(got, 0);
+		g_string_append(got, "x=");
+		xheaders_append_1f(got, odd[i]);
+		ck_assert_str_eq(got->str + 2, want);
+		g_free(want);
+	}
+	g_string_free(got, TRUE);
 }
 END_TEST
 
@@ -106,6 +155,7 @@ xheaders_suite(void)
 
 	tcase_add_loop_test(tc, test_plan_delete, 0, G_N_ELEMENTS(plans));
 	tcase_add_loop_test(tc, test_sanitize, 0, G_N_ELEMENTS(sanitize));
+	tcase_add_test(tc, test_append_1f);
 	tcase_add_test(tc, test_build);
 	suite_add_tcase(s, tc);
 	return s;
