@@ -33,6 +33,11 @@
 #define MODEL_NGRAM_MAX 5
 /* Smallest dedup table: a one-line text fills a few dozen slots. */
 #define MODEL_DEDUP_MIN 256
+/* Largest first feature set (64 KB); a long text's repeats make the
+ * sizes of smaller ones a poor guess, so it grows from there. */
+#define MODEL_SET_START_MAX 16384
+/* The feature set grows past 1 / MODEL_SET_LOAD full. */
+#define MODEL_SET_LOAD 4
 /* A model file is weights of at most 2^MODEL_MAX_BITS buckets. */
 #define MODEL_MAX_FILE_BYTES (512 * 1024 * 1024)
 /* L-BFGS memory: 8 pairs is the usual trade of memory for convergence. */
@@ -115,33 +120,130 @@ model_fv_push(struct model_fv *fv, uint32_t h)
 }
 
 /*
- * model_char_ngrams - 3- to 5-grams of code points of "<text>", each
- * hashed incrementally from its 3-gram prefix
+ * The generator below is written once and inlined into each of its two
+ * sinks: model_features() (scoring and training) then hashes straight
+ * into its set, without a call per feature, while model_generate()
+ * hands the texts to -t -v.
  */
-static void
-model_char_ngrams(const char *text, model_emit_fn emit, void *ctx)
-{
-	char buf[MODEL_MAX_TOKEN_CHARS * 4 + 3];
-	size_t cp[MODEL_MAX_TOKEN_CHARS + 3]; /* code point starts, + end */
-	size_t nb = 0, nc = 0;
+#if defined(__GNUC__)
+#define MODEL_INLINE inline __attribute__((always_inline))
+#else
+#define MODEL_INLINE inline
+#endif
 
-	buf[nb] = '<';
-	cp[nc++] = nb++;
-	for (const char *p = text; *p; p++) {
-		if (((unsigned char)*p & 0xc0) != 0x80) {
+/* Bytes of a token that can still have n-grams: 4 per code point. */
+#define MODEL_MAX_TOKEN_BYTES (MODEL_MAX_TOKEN_CHARS * 4)
+
+/* One token text as the generator reads it, in one pass over its bytes. */
+struct model_tok {
+	const char *text;
+	size_t len;
+	uint32_t hw;        /* its word hash */
+	uint32_t hb;        /* FNV state of its bigram after 'b', text, ' ' */
+	unsigned char high; /* the OR of its bytes: >= 0x80 unless ASCII */
+	char buf[MODEL_MAX_TOKEN_BYTES + 2]; /* "<text>", if it fits */
+};
+
+/* model_tok_len - the length of token i, from the joined text's offsets */
+static inline size_t
+model_tok_len(const struct norm *n, size_t i)
+{
+	if (i + 1 < n->n)
+		return n->joined_off[i + 1] - n->joined_off[i] - 1;
+	return strlen(n->tok[i].text);
+}
+
+/*
+ * model_tok_read - token i into tk: its hashes and its copy in tk->buf;
+ * *big, the hash state of the bigram ending with it, goes on over the
+ * same bytes (the one loop over a token's bytes)
+ */
+static MODEL_INLINE void
+model_tok_read(const struct norm *n, size_t i, struct model_tok *tk,
+	       uint32_t *big)
+{
+	const char *t = n->tok[i].text;
+	size_t len = model_tok_len(n, i);
+	uint32_t hw = model_fnv_start('w'), hb = model_fnv_start('b');
+	uint32_t hg = *big;
+	unsigned char high = 0;
+
+	for (size_t j = 0; j < len; j++) {
+		unsigned char c = (unsigned char)t[j];
+
+		hw = (hw ^ c) * MODEL_FNV_PRIME;
+		hb = (hb ^ c) * MODEL_FNV_PRIME;
+		hg = (hg ^ c) * MODEL_FNV_PRIME;
+		high |= c;
+		if (j < MODEL_MAX_TOKEN_BYTES)
+			tk->buf[j + 1] = (char)c;
+	}
+	tk->text = t;
+	tk->len = len;
+	tk->hw = model_fmix32(hw);
+	tk->hb = (hb ^ (unsigned char)' ') * MODEL_FNV_PRIME;
+	tk->high = high;
+	tk->buf[0] = '<';
+	if (len <= MODEL_MAX_TOKEN_BYTES)
+		tk->buf[len + 1] = '>';
+	*big = hg;
+}
+
+/*
+ * model_char_ngrams - 3- to 5-grams of code points of "<text>", each
+ * hashed incrementally from its 3-gram prefix; none for a token of more
+ * than MODEL_MAX_TOKEN_CHARS code points or MODEL_MAX_TOKEN_BYTES bytes
+ */
+static MODEL_INLINE void
+model_char_ngrams(const struct model_tok *tk, model_emit_fn emit, void *ctx)
+{
+	const uint32_t h0 = model_fnv_start('c');
+	const char *buf = tk->buf;
+	/* code point starts in buf, + end; they fit: len + 2 <= 162 */
+	unsigned char cp[MODEL_MAX_TOKEN_CHARS + 3];
+	size_t nc = 0, i = 0;
+
+	if (tk->high < 0x80) {
+		/* ASCII, one byte per code point: straight-line n-grams */
+		if (tk->len > MODEL_MAX_TOKEN_CHARS)
+			return;
+		nc = tk->len + 2;
+		for (; i + 5 <= nc; i++) {
+			uint32_t h = model_fnv_add(h0, buf + i, 3);
+
+			emit(ctx, 'c', buf + i, 3, NULL, 0, model_fmix32(h));
+			h = (h ^ (unsigned char)buf[i + 3]) * MODEL_FNV_PRIME;
+			emit(ctx, 'c', buf + i, 4, NULL, 0, model_fmix32(h));
+			h = (h ^ (unsigned char)buf[i + 4]) * MODEL_FNV_PRIME;
+			emit(ctx, 'c', buf + i, 5, NULL, 0, model_fmix32(h));
+		}
+		if (i + 4 <= nc) {
+			uint32_t h = model_fnv_add(h0, buf + i, 3);
+
+			emit(ctx, 'c', buf + i, 3, NULL, 0, model_fmix32(h));
+			h = (h ^ (unsigned char)buf[i + 3]) * MODEL_FNV_PRIME;
+			emit(ctx, 'c', buf + i, 4, NULL, 0, model_fmix32(h));
+			i++;
+		}
+		if (i + 3 <= nc)
+			emit(ctx, 'c', buf + i, 3, NULL, 0,
+			     model_fmix32(model_fnv_add(h0, buf + i, 3)));
+		return;
+	}
+	if (tk->len > MODEL_MAX_TOKEN_BYTES)
+		return;
+	cp[nc++] = 0;
+	for (size_t j = 0; j < tk->len; j++) {
+		if (((unsigned char)tk->text[j] & 0xc0) != 0x80) {
 			if (nc > MODEL_MAX_TOKEN_CHARS)
 				return;
-			cp[nc++] = nb;
+			cp[nc++] = (unsigned char)(j + 1);
 		}
-		if (nb >= sizeof(buf) - 2)
-			return;
-		buf[nb++] = *p;
 	}
-	cp[nc++] = nb;
-	buf[nb++] = '>';
-	cp[nc] = nb;
-	for (size_t i = 0; i + MODEL_NGRAM_MIN <= nc; i++) {
-		uint32_t h = model_fnv_add(model_fnv_start('c'), buf + cp[i],
+	cp[nc++] = (unsigned char)(tk->len + 1);
+	cp[nc] = (unsigned char)(tk->len + 2);
+	for (; i + MODEL_NGRAM_MIN <= nc; i++) {
+		uint32_t h = model_fnv_add(h0, buf + cp[i],
 					   cp[i + MODEL_NGRAM_MIN - 1] - cp[i]);
 
 		for (size_t k = MODEL_NGRAM_MIN; k <= MODEL_NGRAM_MAX; k++) {
@@ -156,14 +258,12 @@ model_char_ngrams(const char *text, model_emit_fn emit, void *ctx)
 }
 
 /*
- * model_generate - every feature of a text in one fixed order, with its
- * text: the single definition of the feature set (MODEL_FEATURE_SET),
- * used by model_features() for scoring and training and by
- * model_explain() for -t -v, so the two cannot drift apart
+ * model_generate_with - every feature of a text in one fixed order, with
+ * its text: the single definition of the feature set (MODEL_FEATURE_SET)
  */
-void
-model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
-	       model_emit_fn emit, void *ctx)
+static MODEL_INLINE void
+model_generate_with(const struct norm *n, const char *const *extra,
+		    size_t n_extra, model_emit_fn emit, void *ctx)
 {
 	/*
 	 * Features are binary and kept in order of first occurrence, so a
@@ -174,75 +274,173 @@ model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
 	 * tokens.  seen[] is an open-addressing set of token indexes + 1,
 	 * keyed by the word hash and confirmed by comparing the texts.
 	 */
+	struct model_tok tks[2], *tk = &tks[0], *next = &tks[1], *swap;
 	size_t size = MODEL_DEDUP_MIN;
-	uint32_t *seen, *seen_h;
+	uint32_t *seen, *seen_h, big = 0;
 
 	while (size < 2 * n->n)
 		size *= 2;
 	seen = g_new0(uint32_t, 2 * size);
 	seen_h = seen + size; /* the word hash of each slot */
+	if (n->n > 0)
+		model_tok_read(n, 0, tk, &big);
 	for (size_t i = 0; i < n->n; i++) {
-		const char *t = n->tok[i].text;
-		size_t len = strlen(t);
-		uint32_t hw = model_feature_hash('w', t, len);
-		size_t slot = hw & (size - 1);
+		size_t slot = tk->hw & (size - 1);
 		int repeat = 0;
 
-		while (seen[slot] != 0) {
-			const char *o = n->tok[seen[slot] - 1].text;
+		for (; seen[slot] != 0; slot = (slot + 1) & (size - 1)) {
+			size_t o = seen[slot] - 1;
 
-			if (seen_h[slot] == hw && strcmp(o, t) == 0) {
+			if (seen_h[slot] == tk->hw &&
+			    model_tok_len(n, o) == tk->len &&
+			    memcmp(n->tok[o].text, tk->text, tk->len) == 0) {
 				repeat = 1;
 				break;
 			}
-			slot = (slot + 1) & (size - 1);
 		}
 		if (!repeat) {
 			seen[slot] = (uint32_t)i + 1;
-			seen_h[slot] = hw;
-			emit(ctx, 'w', t, len, NULL, 0, hw);
+			seen_h[slot] = tk->hw;
+			emit(ctx, 'w', tk->text, tk->len, NULL, 0, tk->hw);
 		}
 		if (i + 1 < n->n) {
-			const char *u = n->tok[i + 1].text;
-			size_t ulen = strlen(u);
-			uint32_t h =
-			    model_fnv_add(model_fnv_start('b'), t, len);
-
-			h = model_fnv_add(h, " ", 1);
-			h = model_fnv_add(h, u, ulen);
-			emit(ctx, 'b', t, len, u, ulen, model_fmix32(h));
+			big = tk->hb;
+			model_tok_read(n, i + 1, next, &big);
+			emit(ctx, 'b', tk->text, tk->len, next->text, next->len,
+			     model_fmix32(big));
 		}
 		if (!repeat)
-			model_char_ngrams(t, emit, ctx);
+			model_char_ngrams(tk, emit, ctx);
+		swap = tk;
+		tk = next;
+		next = swap;
 	}
 	g_free(seen);
 	for (size_t i = 0; i < n_extra; i++) {
-		size_t len = strlen(extra[i]);
+		size_t xlen = strlen(extra[i]);
 
-		emit(ctx, 'x', extra[i], len, NULL, 0,
-		     model_feature_hash('x', extra[i], len));
+		emit(ctx, 'x', extra[i], xlen, NULL, 0,
+		     model_feature_hash('x', extra[i], xlen));
 	}
 }
 
-/* model_emit_hash - model_emit_fn of model_features(): the hash only */
-static void
-model_emit_hash(void *ctx, char ns, const char *a, size_t alen, const char *b,
-		size_t blen, uint32_t h)
+/*
+ * model_generate - the features of a text with their texts, used by
+ * model_explain() for -t -v: what model_features() hashes, one call
+ * per feature
+ */
+void
+model_generate(const struct norm *n, const char *const *extra, size_t n_extra,
+	       model_emit_fn emit, void *ctx)
 {
+	model_generate_with(n, extra, n_extra, emit, ctx);
+}
+
+/* The distinct hashes of a text as generated, first occurrences in order. */
+struct model_fset {
+	uint32_t *slot; /* open addressing; 0 is "empty" */
+	size_t mask;    /* slots - 1 */
+	uint32_t *h;    /* the hashes */
+	size_t n;       /* how many */
+	size_t cap;     /* room in h: (mask + 1) / MODEL_SET_LOAD */
+	int has0;       /* hash 0, kept apart, is among them */
+};
+
+/* model_fset_init - an empty set fit for about n_tok tokens */
+static void
+model_fset_init(struct model_fset *s, size_t n_tok)
+{
+	size_t size = MODEL_DEDUP_MIN;
+
+	/* a token brings about five distinct features; the set grows */
+	while (size < 4 * MODEL_SET_LOAD * n_tok && size < MODEL_SET_START_MAX)
+		size *= 2;
+	s->slot = g_new0(uint32_t, size);
+	s->mask = size - 1;
+	s->n = 0;
+	s->cap = size / MODEL_SET_LOAD;
+	s->has0 = 0;
+}
+
+/*
+ * model_fset_grow - twice the slots, refilled from the list of hashes
+ * (shorter than the table and read in order), and room for twice the
+ * hashes
+ */
+static void
+model_fset_grow(struct model_fset *s)
+{
+	size_t size = 2 * (s->mask + 1);
+
+	g_free(s->slot);
+	s->slot = g_new0(uint32_t, size);
+	s->mask = size - 1;
+	for (size_t i = 0; i < s->n; i++) {
+		uint32_t h = s->h[i];
+		size_t k = h & s->mask;
+
+		if (h == 0)
+			continue;
+		while (s->slot[k] != 0)
+			k = (k + 1) & s->mask;
+		s->slot[k] = h;
+	}
+	s->cap = size / MODEL_SET_LOAD;
+	s->h = g_renew(uint32_t, s->h, s->cap);
+}
+
+/* model_fset_add - put h in the set: 1 if it is new, 0 if seen before */
+static inline int
+model_fset_add(struct model_fset *s, uint32_t h)
+{
+	size_t k = h & s->mask;
+	uint32_t x;
+
+	if (h == 0) {
+		int fresh = !s->has0;
+
+		s->has0 = 1;
+		return fresh;
+	}
+	/* one probe mostly: the table is at most 1 / MODEL_SET_LOAD full */
+	x = s->slot[k];
+	while ((x != h) & (x != 0)) {
+		k = (k + 1) & s->mask;
+		x = s->slot[k];
+	}
+	s->slot[k] = h;
+	return x == 0;
+}
+
+/*
+ * model_emit_set - model_emit_fn of model_features(): append h unless
+ * seen before (features are binary).  Whether h is new is a coin toss,
+ * so it is appended branch-free and counted only when new.
+ */
+static inline void
+model_emit_set(void *ctx, char ns, const char *a, size_t alen, const char *b,
+	       size_t blen, uint32_t h)
+{
+	struct model_fset *s = ctx;
+	int fresh = model_fset_add(s, h);
+
 	(void)ns;
 	(void)a;
 	(void)alen;
 	(void)b;
 	(void)blen;
-	model_fv_push(ctx, h);
+	s->h[s->n] = h;
+	s->n += (size_t)fresh;
+	if (s->n >= s->cap)
+		model_fset_grow(s);
 }
 
 /*
  * model_dedup - drop repeated hashes, keeping first occurrences in order,
- * with an open-addressing set of at least twice the count (sorting was
- * 3/4 of the scoring time).  Slot value 0 is "empty", so hash 0 is
- * tracked apart.  keep_r, when not NULL, gets the original index of each
- * kept hash.
+ * for model_explain() (model_features() drops them as they come), with
+ * an open-addressing set of at least twice the count.  Slot value 0 is
+ * "empty", so hash 0 is tracked apart.  keep_r, when not NULL, gets the
+ * original index of each kept hash.
  */
 static void
 model_dedup(struct model_fv *fv, size_t *keep_r)
@@ -301,9 +499,16 @@ void
 model_features(const struct norm *n, const char *const *extra, size_t n_extra,
 	       struct model_fv *out)
 {
-	out->n = 0;
-	model_generate(n, extra, n_extra, model_emit_hash, out);
-	model_dedup(out, NULL);
+	struct model_fset s = {0};
+
+	model_fset_init(&s, n->n + n_extra);
+	s.h = g_renew(uint32_t, out->h, s.cap);
+	model_generate_with(n, extra, n_extra, model_emit_set, &s);
+	g_free(s.slot);
+	out->h = s.h;
+	out->v = g_renew(float, out->v, s.cap);
+	out->cap = s.cap;
+	out->n = s.n;
 	model_fv_normalize(out);
 }
 

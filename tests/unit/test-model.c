@@ -92,6 +92,124 @@ START_TEST(test_features)
 }
 END_TEST
 
+/* ref_push - append h to a unless it is there (first occurrences) */
+static void
+ref_push(GArray *a, uint32_t h)
+{
+	for (guint i = 0; i < a->len; i++)
+		if (g_array_index(a, uint32_t, i) == h)
+			return;
+	g_array_append_val(a, h);
+}
+
+/*
+ * ref_features - the feature set from its definition, slowly and
+ * without model.c's shortcuts (skipped repeats, one pass per token, the
+ * ASCII path, the set): what model_features() must match hash for hash
+ */
+static GArray *
+ref_features(const struct norm *n, const char *const *extra, size_t n_extra)
+{
+	GArray *a = g_array_new(FALSE, FALSE, sizeof(uint32_t));
+
+	for (size_t i = 0; i < n->n; i++) {
+		const char *t = n->tok[i].text;
+		char *v = g_strconcat("<", t, ">", NULL);
+		size_t off[200], nc = 0;
+
+		ref_push(a, model_feature_hash('w', t, strlen(t)));
+		if (i + 1 < n->n) {
+			char *b = g_strconcat(t, " ", n->tok[i + 1].text, NULL);
+
+			ref_push(a, model_feature_hash('b', b, strlen(b)));
+			g_free(b);
+		}
+		for (char *p = v; *p; p = g_utf8_next_char(p))
+			if (nc < G_N_ELEMENTS(off) - 1)
+				off[nc++] = (size_t)(p - v);
+		off[nc] = strlen(v);
+		if (nc - 2 <= 40 && strlen(t) <= 160)
+			for (size_t s = 0; s + 3 <= nc; s++)
+				for (size_t k = 3; k <= 5 && s + k <= nc; k++)
+					ref_push(a, model_feature_hash(
+							'c', v + off[s],
+							off[s + k] - off[s]));
+		g_free(v);
+	}
+	for (size_t i = 0; i < n_extra; i++)
+		ref_push(a,
+			 model_feature_hash('x', extra[i], strlen(extra[i])));
+	return a;
+}
+
+/* long_text - words enough that the feature set grows (g_free) */
+static char *
+long_text(void)
+{
+	GString *s = g_string_new(NULL);
+	uint32_t x = 12345;
+
+	for (int i = 0; i < 6000; i++) {
+		x = x * 1103515245U + 12345U;
+		/* a few hundred words repeat, the rest are new */
+		g_string_append_printf(s, "%s%c%c%u ", (x >> 8) % 4 ? "w" : "é",
+				       'a' + (x >> 12) % 26,
+				       'a' + (x >> 20) % 26, (x >> 16) % 3000);
+	}
+	return g_string_free(s, FALSE);
+}
+
+START_TEST(test_features_reference)
+{
+	static const char *const texts[] = {
+	    "",
+	    "a",
+	    "You IDIOT idiot, you idiot you",
+	    "the cat and the hat and the cat",
+	    "x y x y x y z",
+	    /* 40 and 41 code points, 160 and 161 bytes */
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmn ok",
+	    "abcdefghijklmnopqrstuvwxyzabcdefghijklmno ok",
+	    "жжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжжж ok жжжжжжжжжжжжжжжжжжжж"
+	    "жжжжжжжжжжжжжжжжжжжжж",
+	    "日本語のテキスト 日本語 naïve café 😀😀 a😀b 😀",
+	    "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+	    "\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80"
+	    "\xf0\x9f\x98\x80\xf0\x9f\x98\x80 ok",
+	    "f*ck f**k fuuuuck sh1t s h i t idiot!!! idiot? IDIOT",
+	};
+	const char *extra[] = {"rule:INSULT_YOU", "rule:PROFANITY"};
+	struct model_fv fv = {0};
+	char *big = long_text();
+
+	for (size_t i = 0; i <= G_N_ELEMENTS(texts); i++) {
+		const char *text = i < G_N_ELEMENTS(texts) ? texts[i] : big;
+		struct norm *n = norm_text(text, strlen(text), 0);
+
+		for (size_t e = 0; e <= G_N_ELEMENTS(extra); e++) {
+			GArray *want = ref_features(n, extra, e);
+
+			model_features(n, extra, e, &fv);
+			ck_assert_msg(fv.n == want->len,
+				      "%s: %zu features, want %u", text, fv.n,
+				      want->len);
+			for (size_t j = 0; j < fv.n; j++) {
+				ck_assert_uint_eq(
+				    fv.h[j], g_array_index(want, uint32_t, j));
+				ck_assert(fv.v[j] ==
+					  (float)(1.0 / sqrt((double)fv.n)));
+			}
+			g_array_free(want, TRUE);
+		}
+		norm_free(n);
+	}
+	/* the long text's set grew well past its first size */
+	ck_assert_uint_gt(fv.n, 20000);
+	model_fv_clear(&fv);
+	g_free(big);
+}
+END_TEST
+
 /* train_tiny - a model of the fixture with default options */
 static struct model *
 train_tiny(struct model_data *d)
@@ -419,6 +537,7 @@ model_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_hash_stable);
 	tcase_add_test(tc, test_features);
+	tcase_add_test(tc, test_features_reference);
 	tcase_add_test(tc, test_train_predict);
 	tcase_add_test(tc, test_save_load);
 	tcase_add_test(tc, test_file_errors);
