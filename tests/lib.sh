@@ -540,6 +540,41 @@ t_smtp_send()
 	}
 }
 
+# t_smtp_submit TAG ENV_FROM ENV_RCPT FILE - submit FILE over SMTP to the
+# private Postfix ("<>" = null sender) with X-Test-Id: TAG first; the
+# queue id Postfix gave it goes to $T/qid-TAG
+t_smtp_submit()
+{
+	local tag=$1 from=$2 rcpt=$3 file=$4 qid
+	{
+		printf 'X-Test-Id: %s\r\n' "$tag"
+		sed 's/\r*$/\r/' "$file"
+	} >"$T/send-$tag.eml"
+	if ! swaks --server "$PF_SMTP" --helo client.example \
+		--from "$from" --to "$rcpt" --data - \
+		<"$T/send-$tag.eml" >"$T/swaks-$tag.log" 2>&1; then
+		t_log "swaks failed for $tag:"
+		sed 's/^/  | /' "$T/swaks-$tag.log"
+		return 1
+	fi
+	qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' \
+		"$T/swaks-$tag.log" | head -n 1)
+	[ -n "$qid" ] || {
+		t_log "no queue id in the SMTP dialogue for $tag"
+		return 1
+	}
+	printf '%s\n' "$qid" >"$T/qid-$tag"
+}
+
+# t_qid_delivered QID TAG - Postfix relayed it (the sink's 250 to the
+# final dot) and the sink file is there
+# shellcheck disable=SC2317 # called through t_wait_for or t_check
+t_qid_delivered()
+{
+	grep -F "$1: to=<" "$PF_LOG" 2>/dev/null | grep -q 'status=sent' &&
+		[ -n "$(t_sink_file "$2")" ]
+}
+
 # t_sink_file - name of the dumped message carrying X-Test-Id: $1
 t_sink_file()
 {

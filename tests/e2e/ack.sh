@@ -112,50 +112,16 @@ m2_ready()
 
 # ---- sending and reading back -------------------------------------------
 
-# send_msg TAG ENV_FROM ENV_RCPT FILE - submit over SMTP ("<>" = null
-# sender), X-Test-Id: TAG first; the queue id goes to $T/qid-TAG
-send_msg()
-{
-	local tag=$1 from=$2 rcpt=$3 file=$4 qid
-	{
-		printf 'X-Test-Id: %s\r\n' "$tag"
-		sed 's/\r*$/\r/' "$file"
-	} >"$T/send-$tag.eml"
-	if ! swaks --server "$PF_SMTP" --helo client.example \
-		--from "$from" --to "$rcpt" --data - \
-		<"$T/send-$tag.eml" >"$T/swaks-$tag.log" 2>&1; then
-		t_log "swaks failed for $tag:"
-		sed 's/^/  | /' "$T/swaks-$tag.log"
-		return 1
-	fi
-	qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' \
-		"$T/swaks-$tag.log" | head -n 1)
-	[ -n "$qid" ] || {
-		t_log "no queue id in the SMTP dialogue for $tag"
-		return 1
-	}
-	printf '%s\n' "$qid" >"$T/qid-$tag"
-}
-
-# qid_delivered QID TAG - Postfix relayed it (the sink's 250 to the final
-# dot) and the sink file is there
-# shellcheck disable=SC2317 # called through t_wait_for or t_check
-qid_delivered()
-{
-	grep -F "$1: to=<" "$PF_LOG" 2>/dev/null | grep -q 'status=sent' &&
-		[ -n "$(t_sink_file "$2")" ]
-}
-
 # deliver TAG ENV_FROM ENV_RCPT FILE - send, wait, write $T/hdr-TAG
 deliver()
 {
 	local tag=$1 qid
-	send_msg "$@" || {
+	t_smtp_submit "$@" || {
 		t_fail "$tag: SMTP submission refused"
 		return 1
 	}
 	qid=$(cat "$T/qid-$tag")
-	if ! t_wait_for "$T_WAIT_DELIVERY" qid_delivered "$qid" "$tag"; then
+	if ! t_wait_for "$T_WAIT_DELIVERY" t_qid_delivered "$qid" "$tag"; then
 		t_fail "$tag: not delivered within $((T_WAIT_DELIVERY / 10)) s (queue id $qid)"
 		return 1
 	fi

@@ -83,39 +83,6 @@ t_sink_start || t_hard_error "smtp-sink did not start"
 t_postfix_start || t_hard_error "the private Postfix did not start"
 t_log "Postfix $(postconf -c "$PF_CONF" -h mail_version 2>/dev/null) in $PF_DIR"
 
-# send_msg TAG FILE - submit over SMTP with X-Test-Id: TAG first; the
-# queue id goes to $T/qid-TAG
-send_msg()
-{
-	local tag=$1 file=$2 qid
-	{
-		printf 'X-Test-Id: %s\r\n' "$tag"
-		sed 's/\r*$/\r/' "$file"
-	} >"$T/send-$tag.eml"
-	if ! swaks --server "$PF_SMTP" --helo client.example \
-		--from dana@customer.example --to support@example.com \
-		--data - <"$T/send-$tag.eml" >"$T/swaks-$tag.log" 2>&1; then
-		t_log "swaks failed for $tag:"
-		sed 's/^/  | /' "$T/swaks-$tag.log"
-		return 1
-	fi
-	qid=$(sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' \
-		"$T/swaks-$tag.log" | head -n 1)
-	[ -n "$qid" ] || {
-		t_log "no queue id in the SMTP dialogue for $tag"
-		return 1
-	}
-	printf '%s\n' "$qid" >"$T/qid-$tag"
-}
-
-# qid_delivered QID TAG - relayed (status=sent) and the sink file is there
-# shellcheck disable=SC2317 # called through t_wait_for
-qid_delivered()
-{
-	grep -F "$1: to=<" "$PF_LOG" 2>/dev/null | grep -q 'status=sent' &&
-		[ -n "$(t_sink_file "$2")" ]
-}
-
 # verify NAME CONF FILE - run --verify; sets v_rc and v_out
 verify()
 {
@@ -178,9 +145,9 @@ edit()
 # ---- send the legal threat and take the delivered copy --------------------------
 
 legal=$(t_fixture legal-threat.eml)
-send_msg legal "$legal" || t_hard_error "SMTP submission refused"
+t_smtp_submit legal dana@customer.example support@example.com "$legal" || t_hard_error "SMTP submission refused"
 qid=$(cat "$T/qid-legal")
-if t_wait_for "$T_WAIT_DELIVERY" qid_delivered "$qid" legal; then
+if t_wait_for "$T_WAIT_DELIVERY" t_qid_delivered "$qid" legal; then
 	t_pass "legal: delivered through Postfix and the milter (queue id $qid)"
 else
 	t_log "Postfix log:"
