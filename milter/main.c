@@ -312,13 +312,12 @@ main_temp_dir_problem(const struct triage_config *cf)
 			       cf->path, dir, g_strerror(errno));
 }
 
-/* main_arenas - malloc heaps for the daemon: one per concurrent analysis
- * (max_concurrent_scans, or one per CPU), at least 2 */
+/* main_arenas - malloc heaps for the daemon: one per concurrent
+ * analysis, at least 2 */
 static unsigned
 main_arenas(const struct triage_config *cf)
 {
-	unsigned n = cf->max_concurrent_scans ? cf->max_concurrent_scans
-					      : g_get_num_processors();
+	unsigned n = milter_scan_slots(cf);
 
 	return n < 2 ? 2 : n;
 }

@@ -426,14 +426,29 @@ mlfi_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	return c->nr_body ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+/* milter_scan_slots - analyses that may run at once: max_concurrent_scans,
+ * or the number of CPUs (counted once: it is a system call) */
+unsigned
+milter_scan_slots(const struct triage_config *cf)
+{
+	static unsigned ncpu; /* atomic; 0 until counted */
+	unsigned n = __atomic_load_n(&ncpu, __ATOMIC_RELAXED);
+
+	if (cf->max_concurrent_scans != 0)
+		return cf->max_concurrent_scans;
+	if (n == 0) {
+		n = g_get_num_processors();
+		__atomic_store_n(&ncpu, n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
 /* milter_scan_enter - wait for a free analysis slot */
 static void
 milter_scan_enter(const struct triage_config *cf)
 {
-	unsigned limit = cf->max_concurrent_scans;
+	unsigned limit = milter_scan_slots(cf);
 
-	if (limit == 0)
-		limit = g_get_num_processors();
 	pthread_mutex_lock(&milter_scan_lock);
 	while (milter_scans >= limit)
 		pthread_cond_wait(&milter_scan_cond, &milter_scan_lock);

@@ -25,5 +25,7 @@ int milter_wait_idle(unsigned timeout_ms);
 void milter_refuse_new(int refuse);
 void milter_stop(void);
 void milter_cleanup(void);
+/* analyses that may run at once (max_concurrent_scans, or the CPUs) */
+unsigned milter_scan_slots(const struct triage_config *cf);
 
 #endif

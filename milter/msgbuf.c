@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -171,36 +172,46 @@ msgbuf_put(struct msgbuf *b, const char *p, size_t len)
 	(void)msgbuf_spill(b, p, len);
 }
 
-/* msgbuf_field - one whole header field (with its line end), limited */
+/*
+ * msgbuf_field - one header field given as up to four pieces (a field
+ * from the MTA: name, separator, value, CRLF; a raw field: one piece),
+ * counted against max_headers and cut at max_header_bytes, with the line
+ * end restored after a cut
+ */
 static void
-msgbuf_field(struct msgbuf *b, const char *p, size_t len)
+msgbuf_field(struct msgbuf *b, const char *const *piece, const size_t *len,
+	     size_t n)
 {
+	/* no max_header_bytes: as if the room could not run out */
+	size_t room =
+	    b->lim.max_header_bytes > 0 ? b->lim.max_header_bytes : SIZE_MAX;
+
 	if (b->lim.max_headers > 0 && b->n_headers >= b->lim.max_headers) {
 		b->truncated = 1;
 		return;
 	}
 	b->n_headers++;
-	if (b->lim.max_header_bytes > 0 && len > b->lim.max_header_bytes) {
-		msgbuf_put(b, p, b->lim.max_header_bytes);
+	for (size_t i = 0; i < n; i++) {
+		if (len[i] <= room) {
+			msgbuf_put(b, piece[i], len[i]);
+			room -= len[i];
+			continue;
+		}
+		msgbuf_put(b, piece[i], room);
 		msgbuf_put(b, "\r\n", 2);
 		b->truncated = 1;
 		return;
 	}
-	msgbuf_put(b, p, len);
 }
 
 void
 msgbuf_header(struct msgbuf *b, const char *name, const char *value,
 	      int leadspc)
 {
-	GString *f = g_string_sized_new(strlen(name) + strlen(value) + 4);
+	const char *piece[4] = {name, leadspc ? ":" : ": ", value, "\r\n"};
+	size_t len[4] = {strlen(name), leadspc ? 1 : 2, strlen(value), 2};
 
-	g_string_append(f, name);
-	g_string_append(f, leadspc ? ":" : ": ");
-	g_string_append(f, value);
-	g_string_append(f, "\r\n");
-	msgbuf_field(b, f->str, f->len);
-	g_string_free(f, TRUE);
+	msgbuf_field(b, piece, len, 4);
 }
 
 void
@@ -249,7 +260,12 @@ msgbuf_feed_raw(struct msgbuf *b, const char *raw, size_t len)
 		/* a field: this line and its continuation lines */
 		while (end < len && (raw[end] == ' ' || raw[end] == '\t'))
 			end = msgbuf_line_end(raw, len, end);
-		msgbuf_field(b, raw + i, end - i);
+		{
+			const char *piece = raw + i;
+			size_t field_len = end - i;
+
+			msgbuf_field(b, &piece, &field_len, 1);
+		}
 		i = end;
 	}
 }
