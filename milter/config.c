@@ -307,55 +307,45 @@ validate_route(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* 4 KiB minimum: below that not even the headers fit. */
-static int
-validate_scan_bytes(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 4096, 64L * 1024 * 1024);
-}
+/* The integer keys with a plain range, and why each bound is there. */
+static const struct {
+	const char *path; /* for cfg_set_validate_func() */
+	long lo, hi;
+} config_ranges[] = {
+    /* 4 KiB minimum: below that not even the headers fit */
+    {"max_scan_bytes", 4096, 64L * 1024 * 1024},
+    {"max_text_bytes", 4096, 64L * 1024 * 1024},
+    {"max_mime_depth", 1, 100},
+    {"max_mime_parts", 1, INT_MAX},
+    {"scan_timeout_ms", 10, 600000},
+    {"max_headers", 10, 1000000},
+    /* 1 KiB minimum: Subject, From and Message-ID must fit */
+    {"max_header_bytes", 1024, 64L * 1024 * 1024},
+    {"max_tokens", 100, 100000000},
+    /* PCRE2's own defaults are 10000000 each; below 1000 nothing matches */
+    {"regex_match_limit", 1000, 100000000},
+    {"regex_depth_limit", 1000, 100000000},
+    /* 0 = one per CPU */
+    {"max_concurrent_scans", 0, 4096},
+    {"length|long_words", 1, INT_MAX},
+    {"length|long_paragraphs", 1, INT_MAX},
+};
 
+/* validate_listed - the range of config_ranges[] for this key */
 static int
-validate_positive(cfg_t *cfg, cfg_opt_t *opt)
+validate_listed(cfg_t *cfg, cfg_opt_t *opt)
 {
-	return validate_range(cfg, opt, 1, INT_MAX);
-}
+	const char *name = cfg_opt_name(opt);
 
-static int
-validate_depth(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 1, 100);
-}
+	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++) {
+		const char *p = config_ranges[i].path;
+		const char *bar = strrchr(p, '|');
 
-static int
-validate_timeout(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 10, 600000);
-}
-
-static int
-validate_headers(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 10, 1000000);
-}
-
-/* 1 KiB minimum: Subject, From and Message-ID must fit. */
-static int
-validate_header_bytes(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 1024, 64L * 1024 * 1024);
-}
-
-static int
-validate_tokens(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 100, 100000000);
-}
-
-/* PCRE2's own defaults are 10000000 each; below 1000 nothing matches. */
-static int
-validate_regex_limit(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 1000, 100000000);
+		if (strcmp(bar != NULL ? bar + 1 : p, name) == 0)
+			return validate_range(cfg, opt, config_ranges[i].lo,
+					      config_ranges[i].hi);
+	}
+	return 0;
 }
 
 /* 0 (never spill) or at least 4 KiB. */
@@ -365,13 +355,6 @@ validate_memory_bytes(cfg_t *cfg, cfg_opt_t *opt)
 	if (cfg_opt_getnint(opt, 0) == 0)
 		return 0;
 	return validate_range(cfg, opt, 4096, 64L * 1024 * 1024);
-}
-
-/* 0 = one per CPU. */
-static int
-validate_scans(cfg_t *cfg, cfg_opt_t *opt)
-{
-	return validate_range(cfg, opt, 0, 4096);
 }
 
 static int validate_duration(cfg_t *cfg, cfg_opt_t *opt);
@@ -544,21 +527,11 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "socket_mode", validate_socket_mode);
 	cfg_set_validate_func(cfg, "syslog_facility", validate_facility);
 	cfg_set_validate_func(cfg, "on_error", validate_on_error);
-	cfg_set_validate_func(cfg, "max_scan_bytes", validate_scan_bytes);
-	cfg_set_validate_func(cfg, "max_mime_depth", validate_depth);
-	cfg_set_validate_func(cfg, "max_mime_parts", validate_positive);
-	cfg_set_validate_func(cfg, "max_text_bytes", validate_scan_bytes);
-	cfg_set_validate_func(cfg, "scan_timeout_ms", validate_timeout);
-	cfg_set_validate_func(cfg, "max_headers", validate_headers);
-	cfg_set_validate_func(cfg, "max_header_bytes", validate_header_bytes);
-	cfg_set_validate_func(cfg, "max_tokens", validate_tokens);
-	cfg_set_validate_func(cfg, "regex_match_limit", validate_regex_limit);
-	cfg_set_validate_func(cfg, "regex_depth_limit", validate_regex_limit);
+	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++)
+		cfg_set_validate_func(cfg, config_ranges[i].path,
+				      validate_listed);
 	cfg_set_validate_func(cfg, "memory_buffer_bytes",
 			      validate_memory_bytes);
-	cfg_set_validate_func(cfg, "max_concurrent_scans", validate_scans);
-	cfg_set_validate_func(cfg, "length|long_words", validate_positive);
-	cfg_set_validate_func(cfg, "length|long_paragraphs", validate_positive);
 	cfg_set_validate_func(cfg, "category", validate_category);
 	cfg_set_validate_func(cfg, "route", validate_route);
 	cfg_set_validate_func(cfg, "reply|interval", validate_duration);
