@@ -292,11 +292,19 @@ char *
 msgbuf_take(struct msgbuf *b, size_t *len_r)
 {
 	size_t len = b->mem->len;
-	char *out = g_malloc(b->mem->len + b->spilled + 1);
+	char *out;
 	size_t got = 0;
 
+	if (b->fd < 0) { /* all in memory: hand the buffer over, no copy */
+		*len_r = len;
+		b->kept = 0;
+		out = g_string_free(b->mem, FALSE);
+		b->mem = g_string_new(NULL);
+		return out;
+	}
+	out = g_malloc(b->mem->len + b->spilled + 1);
 	memcpy(out, b->mem->str, b->mem->len);
-	while (b->fd >= 0 && got < b->spilled) {
+	while (got < b->spilled) {
 		ssize_t r =
 		    pread(b->fd, out + len + got, b->spilled - got, (off_t)got);
 
@@ -315,8 +323,7 @@ msgbuf_take(struct msgbuf *b, size_t *len_r)
 	}
 	len += got;
 	out[len] = '\0';
-	if (b->fd >= 0)
-		(void)close(b->fd);
+	(void)close(b->fd);
 	b->fd = -1;
 	b->spilled = 0;
 	b->kept = 0;
