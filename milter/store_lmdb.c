@@ -24,7 +24,8 @@
  *
  * A value that does not parse is treated as absent: overwritten on the
  * next write and removed by purge.  Limits: when the map is full, a write
- * purges expired entries and retries once, then fails with "store full".
+ * purges expired entries and retries once, then fails with "store full";
+ * the map is opened a little larger so that the purge has room.
  * All processes sharing DIR must use the same map size.
  */
 #include <errno.h>
@@ -48,6 +49,17 @@
 #ifndef STORE_LMDB_MAP_MB
 #define STORE_LMDB_MAP_MB 1024
 #endif
+/*
+ * Room kept beyond the map size for purging.  In a map filled to the last
+ * page even a delete fails: copy-on-write needs free pages, and LMDB
+ * reuses a page only two transactions after it was freed.  So the map is
+ * opened this much larger, ordinary writes stop when the pages in use
+ * reach the map size, and only purge (and delete) may go beyond.  A purge
+ * batch dirties a few dozen pages; 1 MB is 256 of them.  Address space,
+ * not disk, as above.
+ */
+#define STORE_LMDB_RESERVE_MIN_MB 1
+#define STORE_LMDB_RESERVE_SHARE 64 /* or 1/64 of the map, if more */
 /*
  * With MDB_NOTLS a reader slot is held per open read transaction, not per
  * thread; libmilter runs a thread per SMTP connection and a busy MX has
@@ -75,7 +87,8 @@ struct lmdb_store {
 	MDB_dbi dbi;
 	char *dir;
 	unsigned long map_mb;
-	int failing; /* atomic: the last write failed (disk full, I/O) */
+	size_t max_pages; /* pages in use that make the store full */
+	int failing;      /* atomic: the last write failed (disk full, I/O) */
 };
 
 struct lmdb_value {
@@ -144,7 +157,31 @@ lmdb_live(const MDB_val *v, uint64_t now, struct lmdb_value *out)
 	return lmdb_decode(v, out) == 0 && out->expiry > now;
 }
 
-/* lmdb_put - encode val and store it under hk */
+/*
+ * lmdb_room - MDB_MAP_FULL once the pages in use (both meta pages, the
+ * data's tree and the free list's tree; not the free pages it lists)
+ * reach the map size, leaving the reserve to purge
+ */
+static int
+lmdb_room(struct lmdb_store *ls, MDB_txn *txn)
+{
+	MDB_stat data, free_list;
+	int rc;
+
+	rc = mdb_stat(txn, ls->dbi, &data);
+	if (rc == 0)
+		rc = mdb_stat(txn, 0 /* FREE_DBI */, &free_list);
+	if (rc != 0)
+		return rc;
+	if (2 + data.ms_branch_pages + data.ms_leaf_pages +
+		data.ms_overflow_pages + free_list.ms_branch_pages +
+		free_list.ms_leaf_pages + free_list.ms_overflow_pages >=
+	    ls->max_pages)
+		return MDB_MAP_FULL;
+	return 0;
+}
+
+/* lmdb_put - encode val and store it under hk, if there is room */
 static int
 lmdb_put(struct lmdb_store *ls, MDB_txn *txn, const unsigned char *hk,
 	 const struct lmdb_value *val)
@@ -152,7 +189,11 @@ lmdb_put(struct lmdb_store *ls, MDB_txn *txn, const unsigned char *hk,
 	unsigned char buf[LMDB_VALUE_MAX] = {0};
 	MDB_val k = lmdb_key(hk);
 	MDB_val v = {LMDB_HEADER_BYTES + 8 * (size_t)val->n, buf};
+	int rc;
 
+	rc = lmdb_room(ls, txn);
+	if (rc != 0)
+		return rc;
 	buf[0] = LMDB_VERSION;
 	buf[1] = (unsigned char)val->kind;
 	memcpy(buf + 4, &val->n, sizeof(val->n));
@@ -457,17 +498,26 @@ lmdb_env_open(struct lmdb_store *ls, char **error_r)
 	int rc, dead;
 	const char *what = "cannot create the environment";
 
+	size_t map = (size_t)ls->map_mb * 1024 * 1024;
+	size_t reserve = map / STORE_LMDB_RESERVE_SHARE;
+	MDB_stat st;
+
+	if (reserve < STORE_LMDB_RESERVE_MIN_MB * 1024 * 1024)
+		reserve = STORE_LMDB_RESERVE_MIN_MB * 1024 * 1024;
 	rc = mdb_env_create(&ls->env);
 	if (rc == 0) {
 		what = "cannot size the map";
-		rc = mdb_env_set_mapsize(ls->env,
-					 (size_t)ls->map_mb * 1024 * 1024);
+		rc = mdb_env_set_mapsize(ls->env, map + reserve);
 	}
 	if (rc == 0)
 		rc = mdb_env_set_maxreaders(ls->env, STORE_LMDB_MAX_READERS);
 	if (rc == 0) {
 		what = "cannot open the database";
 		rc = mdb_env_open(ls->env, ls->dir, MDB_NOTLS, 0600);
+	}
+	if (rc == 0) {
+		rc = mdb_env_stat(ls->env, &st);
+		ls->max_pages = map / st.ms_psize;
 	}
 	/* clear reader slots left by processes that died mid-read */
 	if (rc == 0)
