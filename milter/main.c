@@ -12,7 +12,6 @@
 #include <time.h>
 #include <pthread.h>
 #include <grp.h>
-#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -625,15 +624,8 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 
 	log_open("triage-milter", cf->syslog_facility, foreground);
 	triage_init();
-	/*
-	 * glibc gives each thread that allocates its own heap (arena), up
-	 * to 8 per CPU, and a heap keeps the memory of its largest analysis
-	 * once freed.  libmilter runs sessions on many threads, so without a
-	 * cap every thread that ever analysed a big message holds that much.
-	 * As many heaps as analyses may run at once bounds the total; the
-	 * heaps stay warm, so analyses do not pay fresh page faults.
-	 */
-	(void)mallopt(M_ARENA_MAX, (int)main_arenas(cf));
+	/* one malloc heap per analysis that may run at once */
+	triage_tune_malloc(main_arenas(cf));
 	if (milter_open(cf, socket) != 0)
 		return 1;
 	if (!foreground && main_detach() != 0)

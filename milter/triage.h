@@ -111,6 +111,13 @@ struct triage_result {
 };
 
 int triage_init(void);
+/*
+ * triage_tune_malloc - glibc's allocator for a process that analyses
+ * messages: at most arenas heaps, and no memory handed back to the kernel
+ * between analyses (see triage.c).  The daemon calls it at start; so does
+ * the benchmark, to measure what the daemon does.
+ */
+void triage_tune_malloc(unsigned arenas);
 struct triage_result *triage_run(const struct triage_config *cf,
 				 const char *msg, size_t len,
 				 const struct triage_env *env);

@@ -699,6 +699,8 @@ main(int argc, char **argv)
 	(void)sched_setaffinity(0, sizeof(set), &set);
 
 	triage_init();
+	/* the daemon's allocator settings (one thread: one heap) */
+	triage_tune_malloc(1);
 	tmp = mkdtemp(tmpl);
 	if (tmp == NULL) {
 		perror("mkdtemp");
