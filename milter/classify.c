@@ -40,6 +40,8 @@ struct classify_state {
 	pcre2_match_data *md;
 	unsigned budget;
 	int joined_ascii; /* norm->joined is all ASCII: 1 yes, 0 no, -1 ? */
+	size_t *wstart;   /* where each word of norm->joined starts, or NULL */
+	size_t nwstart;
 };
 
 /* Words that negate what follows within a few words. */
@@ -512,6 +514,32 @@ classify_lead_at(const struct rules_rule *r, const char *s, size_t left)
 	return 0;
 }
 
+/* classify_word_starts - where the words of the joined text start (once) */
+static void
+classify_word_starts(struct classify_state *st, const char *s, size_t len)
+{
+	size_t n = 0;
+
+	if (st->wstart != NULL)
+		return;
+	st->wstart = g_new(size_t, len / 2 + 1);
+	for (size_t p = 0; p < len; p++)
+		if (classify_is_word_byte(s[p]) &&
+		    (p == 0 || !classify_is_word_byte(s[p - 1])))
+			st->wstart[n++] = p;
+	st->nwstart = n;
+}
+
+/* classify_leads_are_words - every lead word starts with a word byte */
+static int
+classify_leads_are_words(const struct rules_rule *r)
+{
+	for (unsigned c = 0; c < 256; c++)
+		if (r->lead_first[c] && !classify_is_word_byte((char)c))
+			return 0;
+	return 1;
+}
+
 /*
  * classify_regex_lead - a regex whose matches all begin with one of its
  * lead words (rules_regex_lead), on ASCII text: its anchored twin is
@@ -530,13 +558,24 @@ classify_regex_lead(struct classify_state *st, unsigned ri)
 	pcre2_match_data *md = classify_match_data(st);
 	size_t len = strlen(s);
 	unsigned tries = 0;
-	size_t p = 0;
+	size_t p = 0, w = 0;
+	/* \b and leads that are words: only word starts can match */
+	int by_word = r->lead_b && classify_leads_are_words(r);
 
+	if (by_word)
+		classify_word_starts(st, s, len);
 	while (p < len) {
 		PCRE2_SIZE *ov;
 		int rc;
 
-		if (r->lead_b && p > 0 && classify_is_word_byte(s[p - 1])) {
+		if (by_word) {
+			while (w < st->nwstart && st->wstart[w] < p)
+				w++;
+			if (w == st->nwstart)
+				return;
+			p = st->wstart[w];
+		} else if (r->lead_b && p > 0 &&
+			   classify_is_word_byte(s[p - 1])) {
 			/* inside a word \b cannot hold: on past its end */
 			while (p < len && classify_is_word_byte(s[p]))
 				p++;
@@ -814,6 +853,7 @@ classify_state_free(struct classify_state *st)
 	g_free(st->fired);
 	g_free(st->first);
 	g_free(st->sent);
+	g_free(st->wstart);
 	pcre2_match_data_free(st->md);
 }
 
