@@ -7,7 +7,11 @@
  * anyway, and SMFIP_SKIP), and at end of message adds one header.  What
  * triage-milter costs beyond this is the price of triage itself.
  *
- * Usage: null-milter SOCKET   (unix:/path or inet:port@host)
+ * With --body it also takes the headers and the body, as triage-milter
+ * does (no reply to either), and drops them: what receiving a message's
+ * content costs the MTA and the milter, before any analysis.
+ *
+ * Usage: null-milter [--body] SOCKET   (unix:/path or inet:port@host)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 #error "libmilter without protocol negotiation (SMFI_VERSION < 2)"
 #endif
 
+static int want_body; /* --body */
 static char hdr_name[] = "X-Null-Milter";
 static char hdr_value[] = "seen";
 
@@ -38,6 +43,9 @@ null_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)ctx;
 	(void)f2;
 	(void)f3;
+	if (want_body)
+		steps &= ~(unsigned long)(SMFIP_NOHDRS | SMFIP_NOEOH |
+					  SMFIP_NOBODY);
 	if (!(f0 & SMFIF_ADDHDRS))
 		return SMFIS_REJECT;
 	*pf0 = SMFIF_ADDHDRS;
@@ -54,12 +62,32 @@ null_eom(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+static sfsistat
+null_header(SMFICTX *ctx, char *name, char *value)
+{
+	(void)ctx;
+	(void)name;
+	(void)value;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+null_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	(void)ctx;
+	(void)chunk;
+	(void)len;
+	return SMFIS_CONTINUE;
+}
+
 static char null_name[] = "null-milter";
 
 static struct smfiDesc null_desc = {
     .xxfi_name = null_name,
     .xxfi_version = SMFI_VERSION,
     .xxfi_flags = SMFIF_ADDHDRS,
+    .xxfi_header = null_header,
+    .xxfi_body = null_body,
     .xxfi_eom = null_eom,
     .xxfi_negotiate = null_negotiate,
 };
@@ -67,8 +95,14 @@ static struct smfiDesc null_desc = {
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--body") == 0) {
+		want_body = 1;
+		argv++;
+		argc--;
+	}
 	if (argc != 2) {
-		fprintf(stderr, "usage: null-milter unix:/path|inet:port@host\n");
+		fprintf(stderr, "usage: null-milter [--body] "
+				"unix:/path|inet:port@host\n");
 		return 2;
 	}
 	if (smfi_register(null_desc) != MI_SUCCESS ||

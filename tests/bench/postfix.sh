@@ -9,8 +9,11 @@
 #
 #   none          :2525  no milter
 #   null-unix     :2527  tests/bench/null-milter on a unix socket
+#   body-unix     :2531  null-milter --body: also takes headers and body
+#                        and drops them (what receiving the content costs)
 #   triage-unix   :2528  triage-milter on a unix socket
 #   null-inet     :2529  null-milter on TCP 127.0.0.1
+#   body-inet     :2532  null-milter --body on TCP 127.0.0.1
 #   triage-inet   :2530  triage-milter on TCP 127.0.0.1 (the sample config)
 #
 # Each round sends, per size (2 KB, 20 KB, 200 KB of English text with a
@@ -71,9 +74,9 @@ fi
 if [ -n "$count" ]; then
 	for s in $sizes; do N[$s]=$count; done
 fi
-configs="none null-unix triage-unix null-inet triage-inet"
+configs="none null-unix body-unix triage-unix null-inet body-inet triage-inet"
 declare -A PORT=([none]=2525 [null-unix]=2527 [triage-unix]=2528
-	[null-inet]=2529 [triage-inet]=2530)
+	[null-inet]=2529 [triage-inet]=2530 [body-unix]=2531 [body-inet]=2532)
 
 # ---- Postfix with one listener per configuration ------------------------
 
@@ -84,6 +87,9 @@ t_postfix_setup ""
 	printf '127.0.0.1:2528 inet n - n - - smtpd -o smtpd_milters=unix:%s\n' \
 		"$T/triage.sock"
 	printf '127.0.0.1:2529 inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:8895\n'
+	printf '127.0.0.1:2532 inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:8896\n'
+	printf '127.0.0.1:2531 inet n - n - - smtpd -o smtpd_milters=unix:%s\n' \
+		"$T/body.sock"
 	printf '127.0.0.1:2530 inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:8894\n'
 } >>"$PF_CONF/master.cf"
 cat >>"$PF_CONF/main.cf" <<EOF
@@ -131,6 +137,12 @@ t_track_pid "$null_u"
 null_i=$(start_proc "$T/null-inet.log" "inet:8895" \
 	"$bench/null-milter" "inet:8895@127.0.0.1")
 t_track_pid "$null_i"
+body_u=$(start_proc "$T/body-unix.log" "unix:$T/body.sock" \
+	"$bench/null-milter" --body "unix:$T/body.sock")
+t_track_pid "$body_u"
+body_i=$(start_proc "$T/body-inet.log" "inet:8896" \
+	"$bench/null-milter" --body "inet:8896@127.0.0.1")
+t_track_pid "$body_i"
 
 t_milter_config "$T/triage-unix.conf"
 sed -i "s|^socket = .*|socket = \"unix:$T/triage.sock\"|" "$T/triage-unix.conf"
@@ -145,6 +157,8 @@ t_track_pid "$tri_i"
 
 wait_sock "unix:$T/null.sock" "$null_u" || t_hard_error "null-milter (unix) did not start"
 wait_sock "inet:8895" "$null_i" || t_hard_error "null-milter (inet) did not start"
+wait_sock "unix:$T/body.sock" "$body_u" || t_hard_error "null-milter --body did not start"
+wait_sock "inet:8896" "$body_i" || t_hard_error "null-milter --body (inet) did not start"
 wait_sock "unix:$T/triage.sock" "$tri_u" ||
 	{ cat "$T/triage-unix.log"; t_hard_error "triage-milter (unix) did not start"; }
 wait_sock "inet:8894" "$tri_i" ||
@@ -268,7 +282,7 @@ to the 250 after the final dot). ratio: msgs/s over the null milter on the
 same transport (none: over null-unix).
 EOF
 printf '\nratios to no milter (msgs/s):'
-for c in null-unix triage-unix null-inet triage-inet; do
+for c in null-unix body-unix triage-unix null-inet body-inet triage-inet; do
 	printf ' %s' "$c"
 	for s in $sizes; do
 		printf ' %.2f' "$(echo "${RATE[$c,$s]} / ${RATE[none,$s]}" | bc -l)"
@@ -294,6 +308,15 @@ target "through Postfix, triage-milter/null milter at 20 KB (TCP)" \
 	triage-inet null-inet 20480 0.95
 target "through Postfix, triage-milter/null milter at 200 KB (TCP)" \
 	triage-inet null-inet 204800 0.90
+# where a gap comes from: receiving the content, or analysing it
+for s in 20480 204800; do
+	for t in unix inet; do
+		printf 'at %d KB, %s: receiving the content (body/null) %.3f, analysing it (triage/body) %.3f\n' \
+			$((s / 1024)) "$t" \
+			"$(echo "${RATE[body-$t,$s]} / ${RATE[null-$t,$s]}" | bc -l)" \
+			"$(echo "${RATE[triage-$t,$s]} / ${RATE[body-$t,$s]}" | bc -l)"
+	done
+done
 
 # sanity: every message passed the milters, none failed
 errs=$(grep -c 'warning:.*milter' "$PF_LOG" 2>/dev/null || true)

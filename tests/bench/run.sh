@@ -4,7 +4,8 @@
 #
 #   1. bench-classify  triage_run() on one core, shipped and 10x rules
 #   2. postfix.sh      through a private Postfix: none / null milter /
-#                      triage-milter, unix socket and TCP
+#                      null milter taking the body / triage-milter, unix
+#                      socket and TCP
 #   3. memory.sh       peak RSS at 200 concurrent 1 MB messages
 #   4. latency.sh      end-of-message latency over TCP, null vs triage
 #   5. soak.sh         10,000 messages through Postfix, 20 sessions (the
