@@ -64,6 +64,9 @@ static __thread GString *config_errbuf;
 static __thread cfg_t *config_root; /* sections do not know file:line */
 
 /* config_errfunc - collect libconfuse errors as "file:line: message" */
+static void config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(2, 0);
+
 static void
 config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 {

@@ -34,6 +34,9 @@ log_set_verbose(int verbose)
 }
 
 /* log_vemit - write one line at a syslog priority */
+static void log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
+    G_GNUC_PRINTF(3, 0);
+
 static void
 log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
 {

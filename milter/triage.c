@@ -83,6 +83,9 @@ triage_elapsed_ms(gint64 start)
 }
 
 /* triage_fail - record the first error */
+static void triage_fail(struct triage_result *res, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
+
 static void
 triage_fail(struct triage_result *res, const char *fmt, ...)
 {
