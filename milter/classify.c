@@ -530,23 +530,14 @@ classify_word_starts(struct classify_state *st, const char *s, size_t len)
 	st->nwstart = n;
 }
 
-/* classify_leads_are_words - every lead word starts with a word byte */
-static int
-classify_leads_are_words(const struct rules_rule *r)
-{
-	for (unsigned c = 0; c < 256; c++)
-		if (r->lead_first[c] && !classify_is_word_byte((char)c))
-			return 0;
-	return 1;
-}
-
 /*
  * classify_regex_lead - a regex whose matches all begin with one of its
- * lead words (rules_regex_lead), on ASCII text: its anchored twin is
- * tried only where a lead word starts (after a non-word byte, when the
- * pattern starts with \b), in order, so the matches found are those of
- * the usual search.  A pattern of many alternatives costs PCRE2 a try at
- * almost every byte; this costs a table look-up per byte.  ASCII only,
+ * lead words (rules_regex_lead; each begins with a letter or digit), on
+ * ASCII text: its anchored twin is tried only where a lead word starts
+ * (at a word start, found once per message, when the pattern starts with
+ * \b), in order, so the matches found are those of the usual search.
+ * A pattern of many alternatives costs PCRE2 a try at almost every byte;
+ * this costs a table look-up per byte (per word with \b).  ASCII only,
  * because caseless matching gives a few non-ASCII characters (the Kelvin
  * sign, the long s) ASCII letters as their other case.
  */
@@ -559,28 +550,20 @@ classify_regex_lead(struct classify_state *st, unsigned ri)
 	size_t len = strlen(s);
 	unsigned tries = 0;
 	size_t p = 0, w = 0;
-	/* \b and leads that are words: only word starts can match */
-	int by_word = r->lead_b && classify_leads_are_words(r);
 
-	if (by_word)
+	if (r->lead_b)
 		classify_word_starts(st, s, len);
 	while (p < len) {
 		PCRE2_SIZE *ov;
 		int rc;
 
-		if (by_word) {
+		if (r->lead_b) {
+			/* \b before a letter or digit: only word starts */
 			while (w < st->nwstart && st->wstart[w] < p)
 				w++;
 			if (w == st->nwstart)
 				return;
 			p = st->wstart[w];
-		} else if (r->lead_b && p > 0 &&
-			   classify_is_word_byte(s[p - 1])) {
-			/* inside a word \b cannot hold: on past its end */
-			while (p < len && classify_is_word_byte(s[p]))
-				p++;
-			p++;
-			continue;
 		}
 		if (!r->lead_first[(unsigned char)s[p]] ||
 		    !classify_lead_at(r, s + p, len - p)) {
