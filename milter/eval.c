@@ -20,7 +20,7 @@
 struct eval_class {
 	char *name;  /* "abusive|profanity" */
 	char **alts; /* its flags */
-	unsigned long tp, fp, fn, tn;
+	struct eval_score score;
 };
 
 struct eval_state {
@@ -141,14 +141,7 @@ eval_one(const struct triage_config *cf, struct eval_state *st,
 		int want = g_strv_contains((const char *const *)gold, c->name);
 		int got = eval_predicted(c, res);
 
-		if (want && got)
-			c->tp++;
-		else if (got)
-			c->fp++;
-		else if (want)
-			c->fn++;
-		else
-			c->tn++;
+		eval_score_add(&c->score, got, want);
 		if (st->o->verbose && want != got) {
 			char *show = g_strndup(text, EVAL_SHOW);
 
@@ -282,11 +275,47 @@ eval_ratio(double a, double b)
 	return b > 0 ? a / b : 0.0;
 }
 
-/* eval_f1 - harmonic mean of precision and recall */
-static double
-eval_f1(double p, double r)
+void
+eval_score_add(struct eval_score *s, int got, int want)
 {
-	return p + r > 0 ? 2 * p * r / (p + r) : 0.0;
+	if (got && want)
+		s->tp++;
+	else if (got)
+		s->fp++;
+	else if (want)
+		s->fn++;
+	else
+		s->tn++;
+}
+
+void
+eval_score_finish(struct eval_score *s)
+{
+	double tp = (double)s->tp, fp = (double)s->fp, fn = (double)s->fn;
+	double tn = (double)s->tn;
+
+	s->precision = eval_ratio(tp, tp + fp);
+	s->recall = eval_ratio(tp, tp + fn);
+	s->f1 = eval_ratio(2 * tp, 2 * tp + fp + fn);
+	s->f1_neg = eval_ratio(2 * tn, 2 * tn + fn + fp);
+	s->macro_f1 = (s->f1 + s->f1_neg) / 2;
+}
+
+void
+eval_score_header(FILE *out, int width)
+{
+	fprintf(out, "%-*s %6s %6s %6s %6s %9s %6s %6s %8s\n", width, "class",
+		"tp", "fp", "fn", "tn", "precision", "recall", "f1",
+		"macro-f1");
+}
+
+void
+eval_score_row(FILE *out, int width, const char *name,
+	       const struct eval_score *s)
+{
+	fprintf(out, "%-*s %6zu %6zu %6zu %6zu %9.3f %6.3f %6.3f %8.3f\n",
+		width, name, s->tp, s->fp, s->fn, s->tn, s->precision,
+		s->recall, s->f1, s->macro_f1);
 }
 
 /* eval_report - the table */
@@ -295,20 +324,12 @@ eval_report(const struct eval_state *st, double secs)
 {
 	FILE *out = st->o->out;
 
-	fprintf(out, "%-24s %6s %6s %6s %6s %9s %6s %6s %8s\n", "class", "tp",
-		"fp", "fn", "tn", "precision", "recall", "f1", "macro-f1");
+	eval_score_header(out, 24);
 	for (guint i = 0; i < st->classes->len; i++) {
-		const struct eval_class *c = g_ptr_array_index(st->classes, i);
-		double p = eval_ratio(c->tp, c->tp + c->fp);
-		double r = eval_ratio(c->tp, c->tp + c->fn);
-		double np = eval_ratio(c->tn, c->tn + c->fn);
-		double nr = eval_ratio(c->tn, c->tn + c->fp);
-		double f1 = eval_f1(p, r);
+		struct eval_class *c = g_ptr_array_index(st->classes, i);
 
-		fprintf(out,
-			"%-24s %6lu %6lu %6lu %6lu %9.3f %6.3f %6.3f %8.3f\n",
-			c->name, c->tp, c->fp, c->fn, c->tn, p, r, f1,
-			(f1 + eval_f1(np, nr)) / 2);
+		eval_score_finish(&c->score);
+		eval_score_row(out, 24, c->name, &c->score);
 	}
 	fprintf(out, "messages %lu, errors %lu, %.0f messages/s\n", st->rows,
 		st->errors, eval_ratio(st->rows, secs));

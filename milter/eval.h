@@ -20,6 +20,24 @@
 
 #include "config.h"
 
+/* One yes/no decision measured against the truth: counts, then scores. */
+struct eval_score {
+	size_t tp, fp, fn, tn;
+	double precision, recall, f1; /* of the positive class */
+	double f1_neg;                /* of the negative class */
+	double macro_f1;              /* mean of f1 and f1_neg */
+};
+
+/* eval_score_add - count one decision (got) against the truth (want) */
+void eval_score_add(struct eval_score *s, int got, int want);
+/* eval_score_finish - precision, recall and the F1s from the counts */
+void eval_score_finish(struct eval_score *s);
+/* eval_score_row - "NAME tp fp fn tn precision recall f1 macro-f1", the
+ * name in width columns; eval_score_header prints the column names */
+void eval_score_header(FILE *out, int width);
+void eval_score_row(FILE *out, int width, const char *name,
+		    const struct eval_score *s);
+
 struct eval_opts {
 	const char *labels; /* labels file for a directory, else NULL */
 	int verbose;        /* list the misclassified rows */

@@ -421,22 +421,13 @@ main_rule_hits(void *ctx, const char *text, size_t len, double *score_r,
 	return (char **)g_ptr_array_free(v, FALSE);
 }
 
-/* main_cv_row - one line of --cv output */
-static void
-main_cv_row(const char *name, const struct model_cv_fold *f)
-{
-	printf("%-12s %6zu %6zu %6zu %6zu %9.3f %6.3f %6.3f %8.3f\n", name,
-	       f->tp, f->fp, f->fn, f->tn, f->precision, f->recall, f->f1,
-	       f->macro_f1);
-}
-
 /* main_cv - --train --cv K: rules, model and both cross-validated */
 static int
 main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
 	const char *class_spec, const struct model_train_opts *o)
 {
-	struct model_cv_fold rules[MODEL_CV_MAX_K + 1],
-	    model[MODEL_CV_MAX_K + 1], both[MODEL_CV_MAX_K + 1];
+	struct eval_score rules[MODEL_CV_MAX_K + 1], model[MODEL_CV_MAX_K + 1],
+	    both[MODEL_CV_MAX_K + 1];
 	const char *cat = mr->cf.model_category;
 	const struct config_category *c =
 	    cat != NULL ? config_category(&mr->cf, cat) : NULL;
@@ -463,11 +454,11 @@ main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
 	       cat != NULL ? cat : "(none)", cb.cat_threshold);
 	for (unsigned f = 0; f < k; f++)
 		printf(" %.2f", thr[f]);
-	printf("\n%-12s %6s %6s %6s %6s %9s %6s %6s %8s\n", "class", "tp", "fp",
-	       "fn", "tn", "precision", "recall", "f1", "macro-f1");
-	main_cv_row("rules", &rules[k]);
-	main_cv_row("model", &model[k]);
-	main_cv_row("both", &both[k]);
+	printf("\n");
+	eval_score_header(stdout, 12);
+	eval_score_row(stdout, 12, "rules", &rules[k]);
+	eval_score_row(stdout, 12, "model", &model[k]);
+	eval_score_row(stdout, 12, "both", &both[k]);
 	model_data_clear(&d);
 	return 0;
 }

@@ -1470,20 +1470,6 @@ model_rand(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* model_fold_stats - precision, recall and F1 from the counts */
-static void
-model_fold_stats(struct model_cv_fold *f)
-{
-	double tp = (double)f->tp, fp = (double)f->fp, fn = (double)f->fn;
-	double tn = (double)f->tn;
-
-	f->precision = tp + fp > 0 ? tp / (tp + fp) : 0;
-	f->recall = tp + fn > 0 ? tp / (tp + fn) : 0;
-	f->f1 = tp > 0 ? 2 * tp / (2 * tp + fp + fn) : 0;
-	f->f1_neg = tn > 0 ? 2 * tn / (2 * tn + fn + fp) : 0;
-	f->macro_f1 = (f->f1 + f->f1_neg) / 2;
-}
-
 /*
  * model_assign_folds - fold[i] in 0..k-1 for the n rows sel[] of d
  * (all rows when sel is NULL): positives first, then negatives, each
@@ -1521,24 +1507,9 @@ model_assign_folds(const int *ys, const size_t *sel, size_t n, unsigned k,
 	return fold;
 }
 
-/* model_count - one prediction into a fold's counts */
-static void
-model_count(struct model_cv_fold *r, int got, int want)
-{
-	if (got && want)
-		r->tp++;
-	else if (got)
-		r->fp++;
-	else if (want)
-		r->fn++;
-	else
-		r->tn++;
-}
-
 /* model_mean_add - add fold r to the running mean of k folds */
 static void
-model_mean_add(struct model_cv_fold *mean, const struct model_cv_fold *r,
-	       unsigned k)
+model_mean_add(struct eval_score *mean, const struct eval_score *r, unsigned k)
 {
 	mean->tp += r->tp;
 	mean->fp += r->fp;
@@ -1581,11 +1552,11 @@ model_train_subset(const struct model_data *d, const size_t *sel, size_t n,
 int
 model_cv(const struct model_data *d, unsigned k, unsigned seed,
 	 double threshold, const struct model_train_opts *o,
-	 struct model_cv_fold *folds_r, char **error_r)
+	 struct eval_score *folds_r, char **error_r)
 {
 	unsigned *fold;
 	size_t *all;
-	struct model_cv_fold mean = {0};
+	struct eval_score mean = {0};
 
 	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
 		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
@@ -1598,17 +1569,17 @@ model_cv(const struct model_data *d, unsigned k, unsigned seed,
 	for (size_t i = 0; i < d->n; i++)
 		all[i] = i;
 	for (unsigned f = 0; f < k; f++) {
-		struct model_cv_fold *r = &folds_r[f];
+		struct eval_score *r = &folds_r[f];
 		struct model *m = model_train_subset(d, all, d->n, fold, f, o);
 
 		memset(r, 0, sizeof(*r));
 		for (size_t i = 0; i < d->n; i++)
 			if (fold[i] == f)
-				model_count(
+				eval_score_add(
 				    r, model_score(m, &d->xs[i]) >= threshold,
 				    d->ys[i]);
 		model_free(m);
-		model_fold_stats(r);
+		eval_score_finish(r);
 		model_mean_add(&mean, r, k);
 	}
 	folds_r[k] = mean;
@@ -1671,16 +1642,16 @@ model_choose_threshold(const struct model_data *d, const size_t *sel, size_t n,
 		model_free(m);
 	}
 	for (int t = MODEL_THR_HI; t >= MODEL_THR_LO; t--) {
-		struct model_cv_fold r = {0};
+		struct eval_score r = {0};
 		double thr = t * MODEL_THR_STEP, v;
 
 		for (size_t i = 0; i < n; i++)
-			model_count(&r,
-				    model_both(cb, model_rule_score(d, sel[i]),
-					       model_rule_other(d, sel[i]),
-					       p[i], thr),
-				    d->ys[sel[i]]);
-		model_fold_stats(&r);
+			eval_score_add(
+			    &r,
+			    model_both(cb, model_rule_score(d, sel[i]),
+				       model_rule_other(d, sel[i]), p[i], thr),
+			    d->ys[sel[i]]);
+		eval_score_finish(&r);
 		v = cb->objective_f1 ? r.f1 : r.macro_f1;
 		if (v > best + 1e-12) {
 			best = v;
@@ -1696,10 +1667,10 @@ model_choose_threshold(const struct model_data *d, const size_t *sel, size_t n,
 int
 model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
 	      const struct model_train_opts *o, const struct model_combine *cb,
-	      struct model_cv_fold *rules_r, struct model_cv_fold *model_r,
-	      struct model_cv_fold *both_r, double *thr_r, char **error_r)
+	      struct eval_score *rules_r, struct eval_score *model_r,
+	      struct eval_score *both_r, double *thr_r, char **error_r)
 {
-	struct model_cv_fold mr = {0}, mm = {0}, mb = {0};
+	struct eval_score mr = {0}, mm = {0}, mb = {0};
 	unsigned *fold;
 	size_t *sel;
 
@@ -1733,20 +1704,21 @@ model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
 			if (fold[i] != f)
 				continue;
 			p = model_score(m, &d->xs[i]);
-			model_count(&rules_r[f],
-				    model_both(cb, model_rule_score(d, i),
-					       model_rule_other(d, i), 0, 2),
-				    d->ys[i]);
-			model_count(&model_r[f], p >= 0.5, d->ys[i]);
-			model_count(&both_r[f],
-				    model_both(cb, model_rule_score(d, i),
-					       model_rule_other(d, i), p, thr),
-				    d->ys[i]);
+			eval_score_add(&rules_r[f],
+				       model_both(cb, model_rule_score(d, i),
+						  model_rule_other(d, i), 0, 2),
+				       d->ys[i]);
+			eval_score_add(&model_r[f], p >= 0.5, d->ys[i]);
+			eval_score_add(&both_r[f],
+				       model_both(cb, model_rule_score(d, i),
+						  model_rule_other(d, i), p,
+						  thr),
+				       d->ys[i]);
 		}
 		model_free(m);
-		model_fold_stats(&rules_r[f]);
-		model_fold_stats(&model_r[f]);
-		model_fold_stats(&both_r[f]);
+		eval_score_finish(&rules_r[f]);
+		eval_score_finish(&model_r[f]);
+		eval_score_finish(&both_r[f]);
 		model_mean_add(&mr, &rules_r[f], k);
 		model_mean_add(&mm, &model_r[f], k);
 		model_mean_add(&mb, &both_r[f], k);
@@ -1763,7 +1735,7 @@ model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
 int
 model_cv_tsv(const char *tsv, const char *class_spec, unsigned k, unsigned seed,
 	     double threshold, const struct model_train_opts *o,
-	     struct model_cv_fold *folds_r, char **error_r)
+	     struct eval_score *folds_r, char **error_r)
 {
 	struct model_data d = {0};
 	int rc;

@@ -52,6 +52,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eval.h"
 #include "normalize.h"
 
 #define MODEL_FORMAT_VERSION 1
@@ -235,13 +236,6 @@ int model_train_tsv(const char *tsv, const char *class_spec,
 		    char **error_r);
 
 /* Counts of one cross-validation fold at the given threshold. */
-struct model_cv_fold {
-	size_t tp, fp, fn, tn;
-	double precision, recall, f1; /* of the positive class */
-	double f1_neg;                /* of the negative class */
-	double macro_f1;              /* mean of f1 and f1_neg */
-};
-
 #define MODEL_CV_MAX_K 20 /* more folds only cost time */
 
 /*
@@ -253,7 +247,7 @@ struct model_cv_fold {
  */
 int model_cv(const struct model_data *d, unsigned k, unsigned seed,
 	     double threshold, const struct model_train_opts *o,
-	     struct model_cv_fold *folds_r, char **error_r);
+	     struct eval_score *folds_r, char **error_r);
 
 /*
  * How the daemon adds the model to its category (triage.c, verdict.c):
@@ -279,14 +273,14 @@ struct model_combine {
  */
 int model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
 		  const struct model_train_opts *o,
-		  const struct model_combine *cb, struct model_cv_fold *rules_r,
-		  struct model_cv_fold *model_r, struct model_cv_fold *both_r,
+		  const struct model_combine *cb, struct eval_score *rules_r,
+		  struct eval_score *model_r, struct eval_score *both_r,
 		  double *thr_r, char **error_r);
 
 /* model_cv_tsv - model_read_tsv() and model_cv() */
 int model_cv_tsv(const char *tsv, const char *class_spec, unsigned k,
 		 unsigned seed, double threshold,
-		 const struct model_train_opts *o,
-		 struct model_cv_fold *folds_r, char **error_r);
+		 const struct model_train_opts *o, struct eval_score *folds_r,
+		 char **error_r);
 
 #endif

@@ -36,7 +36,7 @@
 
 /* cv_row - print one line of measures */
 static void
-cv_row(const char *name, const struct model_cv_fold *f)
+cv_row(const char *name, const struct eval_score *f)
 {
 	printf("%-6s %6zu %6zu %6zu %6zu  %.3f  %.3f  %.3f  %.3f  %.3f\n", name,
 	       f->tp, f->fp, f->fn, f->tn, f->precision, f->recall, f->f1,
@@ -57,7 +57,7 @@ cv_score_tsv(const struct model *m, double thr, const char *tsv,
 	     const char *cls)
 {
 	struct model_data d = {0};
-	struct model_cv_fold r = {0};
+	struct eval_score r = {0};
 	char *err = NULL;
 
 	if (model_read_tsv(tsv, cls, &d, &err) < 0) {
@@ -144,7 +144,7 @@ int
 main(int argc, char **argv)
 {
 	struct model_train_opts o;
-	struct model_cv_fold folds[MODEL_CV_MAX_K + 1];
+	struct eval_score folds[MODEL_CV_MAX_K + 1];
 	unsigned k = 5, seed = 1;
 	const char *model_path = NULL;
 	double thr = 0.5;

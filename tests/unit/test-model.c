@@ -482,7 +482,7 @@ START_TEST(test_cv_both)
 {
 	struct model_rules rules = {fake_rules, NULL};
 	struct model_combine cb = {10.0, 0, 5.0, 3, 0};
-	struct model_cv_fold r[3], mo[3], b[3], r2[3], mo2[3], b2[3];
+	struct eval_score r[3], mo[3], b[3], r2[3], mo2[3], b2[3];
 	struct model_data d = {0};
 	struct model_train_opts o;
 	char *path = model_path("tiny.tsv"), *err = NULL;
