@@ -75,45 +75,49 @@ static const struct option main_longopts[] = {
 static void
 main_usage(FILE *fp)
 {
-	fprintf(fp,
-		"usage: triage-milter [-fv] [-c config] [-p socket]\n"
-		"       triage-milter -n [-c config]\n"
-		"       triage-milter -t [-v] [-c config] [--json] "
-		"[--env-from addr] [--env-rcpt addr] path...\n"
-		"       triage-milter --eval labeled.tsv [-v] [-c config]\n"
-		"       triage-milter --eval dir --labels file [-v] [-c "
-		"config]\n"
-		"       triage-milter --verify message [-c config]\n"
-		"       triage-milter --generate-key path\n"
-		"       triage-milter --train labeled.tsv -o model [-c config] "
-		"[--class flags] [--license text] [--data text] [--citation "
-		"text]\n"
-		"       triage-milter --train labeled.tsv --cv K [-c config] "
-		"[--class flags]\n"
-		"       triage-milter -V\n"
-		"  -c FILE    configuration file (default %s)\n"
-		"  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
-		"inet:port@host, inet6:port@host)\n"
-		"  -f         stay in the foreground, log to stderr\n"
-		"  -n         check the configuration and exit\n"
-		"  -t         analyse messages offline (files, maildirs, "
-		"mboxes)\n"
-		"  --json     with -t: one JSON object per message\n"
-		"  --env-from ADDR, --env-rcpt ADDR\n"
-		"             with -t: the envelope (default: Return-Path or "
-		"From, and To)\n"
-		"  --eval F   measure precision/recall on labeled data\n"
-		"  --labels F with --eval DIR: FILE<TAB>labels lines\n"
-		"  --verify F whether F's X-Triage-* headers are genuine "
-		"(exit 0 yes, 1 no, 2 cannot tell)\n"
-		"  --generate-key F  write a new signing key (mode 0600)\n"
-		"  --train F  a model from labeled data, the configuration's "
-		"rule hits as features\n"
-		"  --cv K     with --train: K-fold cross-validation of rules, "
-		"model and both\n"
-		"  -v         verbose (-t: explain each rule hit)\n"
-		"  -V         print the version and exit\n",
-		TRIAGE_CONF);
+	fprintf(
+	    fp,
+	    "usage: triage-milter [-fv] [-c config] [-p socket]\n"
+	    "       triage-milter -n [-c config]\n"
+	    "       triage-milter -t [-v] [-c config] [--json] "
+	    "[--env-from addr] [--env-rcpt addr] path...\n"
+	    "       triage-milter --eval labeled.tsv [-v] [-c config]\n"
+	    "       triage-milter --eval dir --labels file [-v] [-c "
+	    "config]\n"
+	    "       triage-milter --verify message [-c config]\n"
+	    "       triage-milter --generate-key path\n"
+	    "       triage-milter --train labeled.tsv -o model [-c config] "
+	    "[--class flags] [--license text] [--data text] [--citation "
+	    "text]\n"
+	    "       triage-milter --train labeled.tsv --cv K [-c config] "
+	    "[--class flags]\n"
+	    "       triage-milter --train dir --labels file (-o model | --cv "
+	    "K) [...]\n"
+	    "       triage-milter -V\n"
+	    "  -c FILE    configuration file (default %s)\n"
+	    "  -p SOCKET  listen on SOCKET (unix:/path, local:/path, "
+	    "inet:port@host, inet6:port@host)\n"
+	    "  -f         stay in the foreground, log to stderr\n"
+	    "  -n         check the configuration and exit\n"
+	    "  -t         analyse messages offline (files, maildirs, "
+	    "mboxes)\n"
+	    "  --json     with -t: one JSON object per message\n"
+	    "  --env-from ADDR, --env-rcpt ADDR\n"
+	    "             with -t: the envelope (default: Return-Path or "
+	    "From, and To)\n"
+	    "  --eval F   measure precision/recall on labeled data\n"
+	    "  --labels F with --eval DIR or --train DIR: FILE<TAB>labels "
+	    "lines\n"
+	    "  --verify F whether F's X-Triage-* headers are genuine "
+	    "(exit 0 yes, 1 no, 2 cannot tell)\n"
+	    "  --generate-key F  write a new signing key (mode 0600)\n"
+	    "  --train F  a model from labeled data, the configuration's "
+	    "rule hits as features\n"
+	    "  --cv K     with --train: K-fold cross-validation of rules, "
+	    "model and both\n"
+	    "  -v         verbose (-t: explain each rule hit)\n"
+	    "  -V         print the version and exit\n",
+	    TRIAGE_CONF);
 }
 
 /* main_write_pidfile - record our pid (making its directory); 0 or -1 */
@@ -377,27 +381,16 @@ main_class_has(char *const *flags, const char *flag)
 }
 
 /*
- * main_rule_hits - model_rules run(): the text as the body of a message
- * through triage_run() with the rules only, as --eval does
+ * main_rule_features - the rule features of an analysis, with the rules'
+ * score in the model's category and whether they flag the class through
+ * another category
  */
 static char **
-main_rule_hits(void *ctx, const char *text, size_t len, double *score_r,
-	       int *other_r)
+main_rule_features(const struct main_rules *mr, const struct triage_result *res,
+		   double *score_r, int *other_r)
 {
-	struct main_rules *mr = ctx;
-	struct triage_env env = {0};
-	struct triage_result *res;
-	GString *msg = g_string_new("From: train@localhost\n"
-				    "Subject: \n"
-				    "MIME-Version: 1.0\n"
-				    "Content-Type: text/plain; charset=utf-8\n"
-				    "Content-Transfer-Encoding: 8bit\n\n");
 	GPtrArray *v = g_ptr_array_new();
 
-	g_string_append_len(msg, text, (gssize)len);
-	g_string_append_c(msg, '\n');
-	env.offline = 1;
-	res = triage_run(&mr->cf, msg->str, msg->len, &env);
 	*score_r = 0;
 	*other_r = 0;
 	for (size_t i = 0; i < res->n_hits; i++)
@@ -416,15 +409,69 @@ main_rule_hits(void *ctx, const char *text, size_t len, double *score_r,
 			*other_r = 1;
 	}
 	g_ptr_array_add(v, NULL);
+	return (char **)g_ptr_array_free(v, FALSE);
+}
+
+/*
+ * main_rule_hits - model_rules run(): the text as the body of a message
+ * through triage_run() with the rules only, as --eval does
+ */
+static char **
+main_rule_hits(void *ctx, const char *text, size_t len, double *score_r,
+	       int *other_r)
+{
+	struct main_rules *mr = ctx;
+	struct triage_env env = {0};
+	struct triage_result *res;
+	GString *msg = g_string_new("From: train@localhost\n"
+				    "Subject: \n"
+				    "MIME-Version: 1.0\n"
+				    "Content-Type: text/plain; charset=utf-8\n"
+				    "Content-Transfer-Encoding: 8bit\n\n");
+	char **v;
+
+	g_string_append_len(msg, text, (gssize)len);
+	g_string_append_c(msg, '\n');
+	env.offline = 1;
+	res = triage_run(&mr->cf, msg->str, msg->len, &env);
+	v = main_rule_features(mr, res, score_r, other_r);
 	triage_result_free(res);
 	g_string_free(msg, TRUE);
-	return (char **)g_ptr_array_free(v, FALSE);
+	return v;
+}
+
+/*
+ * main_rule_message - model_rules message(): a stored message through
+ * triage_run() as the daemon analyses it, keeping the text it scores
+ */
+static char **
+main_rule_message(void *ctx, const char *msg, size_t len, char **text_r,
+		  double *score_r, int *other_r, char **error_r)
+{
+	struct main_rules *mr = ctx;
+	struct triage_env env = {0};
+	struct triage_result *res;
+	char **v;
+
+	env.offline = 1;
+	env.keep_text = 1;
+	if (len > mr->cf.max_scan_bytes)
+		len = mr->cf.max_scan_bytes; /* as much as the daemon reads */
+	res = triage_run(&mr->cf, msg, len, &env);
+	*error_r = g_strdup(res->error);
+	if (res->error == NULL && res->text == NULL)
+		*error_r = g_strdup("not analysed (scan_timeout_ms)");
+	*text_r = *error_r == NULL ? g_steal_pointer(&res->text) : NULL;
+	v = main_rule_features(mr, res, score_r, other_r);
+	triage_result_free(res);
+	return v;
 }
 
 /* main_cv - --train --cv K: rules, model and both cross-validated */
 static int
-main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
-	const char *class_spec, const struct model_train_opts *o)
+main_cv(const struct main_rules *mr, const struct model_data *d,
+	const char *name, unsigned k, const char *class_spec,
+	const struct model_train_opts *o)
 {
 	struct eval_score rules[MODEL_CV_MAX_K + 1], model[MODEL_CV_MAX_K + 1],
 	    both[MODEL_CV_MAX_K + 1];
@@ -432,25 +479,22 @@ main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
 	const struct config_category *c =
 	    cat != NULL ? config_category(&mr->cf, cat) : NULL;
 	struct model_combine cb = {0};
-	struct model_data d = {0};
 	double thr[MODEL_CV_MAX_K];
 	char *error = NULL;
 
 	cb.weight = mr->cf.model_weight;
 	cb.cat_threshold = c != NULL ? c->threshold : 1e9;
 	cb.inner_k = 3;
-	if (model_read_tsv_rules(tsv, class_spec, o->rules, &d, &error) != 0 ||
-	    model_cv_both(&d, k, o->seed, o, &cb, rules, model, both, thr,
+	if (model_cv_both(d, k, o->seed, o, &cb, rules, model, both, thr,
 			  &error) != 0) {
 		fprintf(stderr, "triage-milter: %s\n", error);
 		g_free(error);
-		model_data_clear(&d);
 		return 1;
 	}
 	printf("# %s: %zu rows, %zu %s; %u folds (seed %u); model weight "
 	       "%.1f into %s (threshold %.1f)\n# model thresholds chosen on "
 	       "the training folds:",
-	       tsv, d.n, d.n_pos, class_spec, k, o->seed, cb.weight,
+	       name, d->n, d->n_pos, class_spec, k, o->seed, cb.weight,
 	       cat != NULL ? cat : "(none)", cb.cat_threshold);
 	for (unsigned f = 0; f < k; f++)
 		printf(" %.2f", thr[f]);
@@ -459,29 +503,32 @@ main_cv(const struct main_rules *mr, const char *tsv, unsigned k,
 	eval_score_row(stdout, 12, "rules", &rules[k]);
 	eval_score_row(stdout, 12, "model", &model[k]);
 	eval_score_row(stdout, 12, "both", &both[k]);
-	model_data_clear(&d);
 	return 0;
 }
 
 /* The options of --train. */
 struct main_train_args {
-	const char *tsv, *out, *class_spec, *license, *data, *citation;
+	const char *path;   /* a TSV, or with labels a directory */
+	const char *labels; /* --labels: FILE<TAB>labels of stored messages */
+	const char *out, *class_spec, *license, *data, *citation;
 	unsigned cv; /* > 0: cross-validate with cv folds, write nothing */
 };
 
 /*
- * main_train - --train: a learned model from labeled TSV, with the
- * configuration's rule hits as features, or with cv > 0 its k-fold
- * cross-validation; 0 or 1
+ * main_train - --train: a learned model from labeled TSV or labeled
+ * stored messages, with the configuration's rule hits as features, or
+ * with cv > 0 its k-fold cross-validation; 0 or 1
  */
 static int
 main_train(const struct triage_config *cf, const struct main_train_args *tm)
 {
 	struct model_train_opts o;
 	struct main_rules mr;
-	struct model_rules rules = {main_rule_hits, &mr};
-	char *error = NULL;
-	int rc = 0;
+	struct model_rules rules = {main_rule_hits, main_rule_message, &mr};
+	struct model_data d = {0};
+	char *error = NULL, *data = NULL;
+	size_t skipped = 0;
+	int rc;
 
 	if (tm->out == NULL && tm->cv == 0) {
 		fprintf(stderr, "triage-milter: --train needs -o MODEL\n");
@@ -495,20 +542,38 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 	model_train_defaults(&o);
 	o.class_spec = tm->class_spec;
 	o.license = tm->license;
-	o.data = tm->data;
 	o.citation = tm->citation;
 	if (cf->rules != NULL)
 		o.rules = &rules;
-	if (tm->cv > 0) {
-		rc = main_cv(&mr, tm->tsv, tm->cv, tm->class_spec, &o);
-	} else if (model_train_tsv(tm->tsv, tm->class_spec, tm->out, &o,
-				   &error) != 0) {
+	/* stored messages always go through triage_run(): it finds the
+	 * text the daemon scores, with or without rules */
+	if (tm->labels != NULL)
+		rc = model_read_messages(tm->path, tm->labels, tm->class_spec,
+					 &rules, &d, &skipped, &error);
+	else
+		rc = model_read_tsv_rules(tm->path, tm->class_spec, o.rules, &d,
+					  &error);
+	if (rc == 0 && skipped > 0)
+		fprintf(stderr,
+			"triage-milter: %zu message(s) skipped, %zu used\n",
+			skipped, d.n);
+	if (rc == 0 && tm->cv > 0) {
+		rc = main_cv(&mr, &d, tm->path, tm->cv, tm->class_spec, &o);
+	} else if (rc == 0) {
+		data = g_strdup_printf(
+		    "%s (%zu %s, %zu positive)", tm->data ? tm->data : tm->path,
+		    d.n, tm->labels ? "messages" : "rows", d.n_pos);
+		o.data = data;
+		rc = model_train_data(&d, tm->out, &o, &error);
+	}
+	if (error != NULL) {
 		fprintf(stderr, "triage-milter: %s\n", error);
 		g_free(error);
-		rc = 1;
 	}
+	model_data_clear(&d);
+	g_free(data);
 	g_strfreev(mr.flags);
-	return rc;
+	return rc == 0 ? 0 : 1;
 }
 
 /* main_generate_key - --generate-key: a new key file, mode 0600 */
@@ -716,8 +781,8 @@ main(int argc, char **argv)
 	struct eval_opts eo = {0};
 	const char *eval_path = NULL, *verify_path = NULL;
 	struct main_train_args tm = {
-	    NULL, NULL, "abusive|profanity", "as the training data's", NULL,
-	    NULL, 0};
+	    NULL, NULL, NULL, "abusive|profanity", "as the training data's",
+	    NULL, NULL, 0};
 	struct triage_config *cf;
 	char *error = NULL;
 
@@ -769,7 +834,7 @@ main(int argc, char **argv)
 		case OPT_GENKEY:
 			return main_generate_key(optarg);
 		case OPT_TRAIN:
-			tm.tsv = optarg;
+			tm.path = optarg;
 			break;
 		case OPT_CLASS:
 			tm.class_spec = optarg;
@@ -813,7 +878,7 @@ main(int argc, char **argv)
 	}
 
 	/* An explicit -c must exist; the default may be absent for -t. */
-	if (conf_path == NULL && (offline || eval_path || tm.tsv) &&
+	if (conf_path == NULL && (offline || eval_path || tm.path) &&
 	    !verify_path && access(TRIAGE_CONF, F_OK) != 0)
 		cf = config_default();
 	else
@@ -831,7 +896,8 @@ main(int argc, char **argv)
 		config_unref(cf);
 		return 1;
 	}
-	if (tm.tsv != NULL) {
+	if (tm.path != NULL) {
+		tm.labels = eo.labels;
 		rc = main_train(cf, &tm);
 		config_unref(cf);
 		return rc;

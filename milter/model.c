@@ -1312,36 +1312,33 @@ model_label_positive(const char *labels, char *const *flags)
 	return pos;
 }
 
-/* model_data_push - one featurized row, with its rule hits */
+/*
+ * model_data_push - one featurized row; with_rules: extra are its rule
+ * features, score and other what the rules said of it
+ */
 static void
 model_data_push(struct model_data *d, size_t *cap, const char *text, int y,
-		const struct model_rules *rules)
+		int with_rules, char **extra, double score, int other)
 {
 	struct norm *nm = norm_text(text, strlen(text), 0);
-	char **extra = NULL;
-	double score = 0;
-	int other = 0;
 
 	if (d->n == *cap) {
 		*cap = *cap ? *cap * 2 : 1024;
 		d->xs = g_renew(struct model_fv, d->xs, *cap);
 		d->ys = g_renew(int, d->ys, *cap);
-		if (rules != NULL) {
+		if (with_rules) {
 			d->rule_score = g_renew(double, d->rule_score, *cap);
 			d->rule_other =
 			    g_renew(unsigned char, d->rule_other, *cap);
 		}
 	}
-	if (rules != NULL) {
-		extra =
-		    rules->run(rules->ctx, text, strlen(text), &score, &other);
+	if (with_rules) {
 		d->rule_score[d->n] = score;
 		d->rule_other[d->n] = other != 0;
 	}
 	memset(&d->xs[d->n], 0, sizeof(d->xs[d->n]));
 	model_features(nm, (const char *const *)extra,
 		       extra ? g_strv_length(extra) : 0, &d->xs[d->n]);
-	g_strfreev(extra);
 	/* trim the reusable buffer to size: a data set holds many rows */
 	d->xs[d->n].cap = d->xs[d->n].n ? d->xs[d->n].n : 1;
 	d->xs[d->n].h = g_renew(uint32_t, d->xs[d->n].h, d->xs[d->n].cap);
@@ -1352,6 +1349,64 @@ model_data_push(struct model_data *d, size_t *cap, const char *text, int y,
 	d->n_pos += y != 0;
 	d->n++;
 	norm_free(nm);
+}
+
+/* model_push_text - one TSV row, through the rules when there are rules */
+static void
+model_push_text(struct model_data *d, size_t *cap, const char *text, int y,
+		const struct model_rules *rules)
+{
+	char **extra = NULL;
+	double score = 0;
+	int other = 0;
+
+	if (rules != NULL)
+		extra =
+		    rules->run(rules->ctx, text, strlen(text), &score, &other);
+	model_data_push(d, cap, text, y, rules != NULL, extra, score, other);
+	g_strfreev(extra);
+}
+
+/* model_class_flags - the flags of a class spec; NULL and *error_r */
+static char **
+model_class_flags(const char *class_spec, char **error_r)
+{
+	char **flags = g_strsplit_set(class_spec, ",|", -1);
+
+	for (char **f = flags; *f; f++)
+		g_strstrip(*f);
+	if (flags[0] == NULL || *flags[0] == '\0') {
+		g_strfreev(flags);
+		*error_r = g_strdup_printf("empty class \"%s\"", class_spec);
+		return NULL;
+	}
+	return flags;
+}
+
+/*
+ * model_read_lines - the lines of a labeled file and the flags of the
+ * class (*flags_r); NULL and *error_r
+ */
+static char **
+model_read_lines(const char *path, const char *class_spec, char ***flags_r,
+		 char **error_r)
+{
+	GError *gerr = NULL;
+	char **lines;
+	gchar *buf;
+
+	if ((*flags_r = model_class_flags(class_spec, error_r)) == NULL)
+		return NULL;
+	if (!g_file_get_contents(path, &buf, NULL, &gerr)) {
+		*error_r = g_strdup(gerr->message);
+		g_error_free(gerr);
+		g_strfreev(*flags_r);
+		*flags_r = NULL;
+		return NULL;
+	}
+	lines = g_strsplit(buf, "\n", -1);
+	g_free(buf);
+	return lines;
 }
 
 /* model_read_tsv - read and featurize a labeled TSV */
@@ -1369,27 +1424,12 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 		     char **error_r)
 {
 	struct model_data d = {0};
-	GError *gerr = NULL;
-	gchar *buf;
 	char **lines, **flags;
 	size_t cap = 0;
 
-	flags = g_strsplit_set(class_spec, ",|", -1);
-	for (char **f = flags; *f; f++)
-		g_strstrip(*f);
-	if (flags[0] == NULL || *flags[0] == '\0') {
-		g_strfreev(flags);
-		*error_r = g_strdup_printf("empty class \"%s\"", class_spec);
+	if ((lines = model_read_lines(tsv, class_spec, &flags, error_r)) ==
+	    NULL)
 		return -1;
-	}
-	if (!g_file_get_contents(tsv, &buf, NULL, &gerr)) {
-		*error_r = g_strdup(gerr->message);
-		g_error_free(gerr);
-		g_strfreev(flags);
-		return -1;
-	}
-	lines = g_strsplit(buf, "\n", -1);
-	g_free(buf);
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *tab = strchr(lines[i], '\t'), *text;
 		size_t len = strlen(lines[i]);
@@ -1402,7 +1442,7 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 		if (i == 0 && strcmp(lines[i], "label") == 0)
 			continue;
 		text = model_unescape(tab + 1, MODEL_TSV_MAX_TEXT);
-		model_data_push(&d, &cap, text,
+		model_push_text(&d, &cap, text,
 				model_label_positive(lines[i], flags), rules);
 		g_free(text);
 	}
@@ -1410,6 +1450,94 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 	g_strfreev(flags);
 	if (d.n == 0) {
 		*error_r = g_strdup_printf("%s: no labeled rows", tsv);
+		model_data_clear(&d);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* model_read_message - one stored message of a labels file */
+static int
+model_read_message(struct model_data *d, size_t *cap, const char *path, int y,
+		   const struct model_rules *rules, size_t *skipped_r,
+		   char **error_r)
+{
+	GError *gerr = NULL;
+	char **extra, *text = NULL, *why = NULL;
+	double score = 0;
+	int other = 0;
+	gchar *msg;
+	gsize len;
+
+	if (!g_file_get_contents(path, &msg, &len, &gerr)) {
+		*error_r = g_strdup(gerr->message);
+		g_error_free(gerr);
+		return -1;
+	}
+	extra =
+	    rules->message(rules->ctx, msg, len, &text, &score, &other, &why);
+	g_free(msg);
+	if (text == NULL) {
+		fprintf(stderr, "triage-milter: %s: skipped: %s\n", path,
+			why != NULL ? why : "cannot analyse");
+		(*skipped_r)++;
+	} else {
+		model_data_push(d, cap, text, y, 1, extra, score, other);
+	}
+	g_strfreev(extra);
+	g_free(text);
+	g_free(why);
+	return 0;
+}
+
+int
+model_read_messages(const char *dir, const char *labels, const char *class_spec,
+		    const struct model_rules *rules, struct model_data *out,
+		    size_t *skipped_r, char **error_r)
+{
+	struct model_data d = {0};
+	char **lines, **flags;
+	size_t cap = 0;
+	int rc = 0;
+
+	*skipped_r = 0;
+	if ((lines = model_read_lines(labels, class_spec, &flags, error_r)) ==
+	    NULL)
+		return -1;
+	for (size_t i = 0; lines[i] != NULL && rc == 0; i++) {
+		char *tab = strchr(lines[i], '\t'), *path, *why = NULL;
+		size_t len = strlen(lines[i]);
+
+		if (len > 0 && lines[i][len - 1] == '\r')
+			lines[i][len - 1] = '\0';
+		if (lines[i][0] == '#' || lines[i][0] == '\0')
+			continue;
+		if (tab == NULL || tab == lines[i]) {
+			*error_r = g_strdup_printf(
+			    "%s:%zu: expected FILE<TAB>LABELS", labels, i + 1);
+			rc = -1;
+			break;
+		}
+		*tab = '\0';
+		path = g_build_filename(dir, lines[i], NULL);
+		rc = model_read_message(&d, &cap, path,
+					model_label_positive(tab + 1, flags),
+					rules, skipped_r, &why);
+		if (rc != 0) {
+			*error_r =
+			    g_strdup_printf("%s:%zu: %s", labels, i + 1, why);
+			g_free(why);
+		}
+		g_free(path);
+	}
+	g_strfreev(lines);
+	g_strfreev(flags);
+	if (rc == 0 && d.n == 0) {
+		*error_r = g_strdup_printf("%s: no labeled messages", labels);
+		rc = -1;
+	}
+	if (rc != 0) {
 		model_data_clear(&d);
 		return -1;
 	}
@@ -1430,6 +1558,17 @@ model_data_clear(struct model_data *d)
 	memset(d, 0, sizeof(*d));
 }
 
+int
+model_train_data(const struct model_data *d, const char *out_path,
+		 const struct model_train_opts *o, char **error_r)
+{
+	struct model *m = model_train(d->xs, d->ys, d->n, o);
+	int rc = model_save(m, out_path, error_r);
+
+	model_free(m);
+	return rc;
+}
+
 /* model_train_tsv - read, train, save */
 int
 model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
@@ -1437,7 +1576,6 @@ model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
 {
 	struct model_train_opts opts;
 	struct model_data d = {0};
-	struct model *m;
 	char *data;
 	int rc;
 
@@ -1451,9 +1589,7 @@ model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
 			       opts.data ? opts.data : tsv, d.n, d.n_pos);
 	opts.data = data;
 	opts.class_spec = class_spec;
-	m = model_train(d.xs, d.ys, d.n, &opts);
-	rc = model_save(m, out_path, error_r);
-	model_free(m);
+	rc = model_train_data(&d, out_path, &opts, error_r);
 	model_data_clear(&d);
 	g_free(data);
 	return rc;

@@ -88,10 +88,16 @@ struct model;
  * hit, a NULL-terminated vector the caller frees with g_strfreev()),
  * with *score_r the rules' score in the model's category and *other_r
  * whether the rules alone already flag the class through another one.
+ * message() does the same for a stored message and also sets *text_r
+ * (g_free) to the text the daemon scores: the decoded subject and the
+ * customer's new text, without quotes and signature; NULL text_r and
+ * *error_r (g_free) when the message cannot be analysed.
  */
 struct model_rules {
 	char **(*run)(void *ctx, const char *text, size_t len, double *score_r,
 		      int *other_r);
+	char **(*message)(void *ctx, const char *msg, size_t len, char **text_r,
+			  double *score_r, int *other_r, char **error_r);
 	void *ctx;
 };
 
@@ -223,6 +229,20 @@ int model_read_tsv_rules(const char *tsv, const char *class_spec,
 			 const struct model_rules *rules,
 			 struct model_data *out, char **error_r);
 
+/*
+ * model_read_messages - labeled stored messages: each line of the labels
+ * file is "FILE<TAB>LABELS" with FILE relative to dir (as --eval DIR
+ * --labels reads it; '#' lines are comments).  rules->message() is
+ * required: it gives the text to featurize and the rule features.  A file
+ * that cannot be read is an error ("labels:LINE: ..."); a message that
+ * cannot be analysed is skipped with a warning on stderr and counted in
+ * *skipped_r.  0, or -1 and *error_r.
+ */
+int model_read_messages(const char *dir, const char *labels,
+			const char *class_spec, const struct model_rules *rules,
+			struct model_data *out, size_t *skipped_r,
+			char **error_r);
+
 /* model_data_clear - release what model_read_tsv() filled in */
 void model_data_clear(struct model_data *d);
 
@@ -234,6 +254,13 @@ void model_data_clear(struct model_data *d);
 int model_train_tsv(const char *tsv, const char *class_spec,
 		    const char *out_path, const struct model_train_opts *o,
 		    char **error_r);
+
+/*
+ * model_train_data - train on data read already and save; the header's
+ * data line is o->data.  0, or -1 and *error_r.
+ */
+int model_train_data(const struct model_data *d, const char *out_path,
+		     const struct model_train_opts *o, char **error_r);
 
 /* Counts of one cross-validation fold at the given threshold. */
 #define MODEL_CV_MAX_K 20 /* more folds only cost time */

@@ -206,10 +206,14 @@ triage_model(const struct triage_config *cf, const struct norm *norm,
 	t->line = 0;
 }
 
-/* triage_classify - match the rules on subject + new text */
+/*
+ * triage_classify - match the rules on subject + new text; with keep the
+ * text goes to res->text
+ */
 static void
 triage_classify(const struct triage_config *cf, struct message *m,
-		const GString *fresh, int explain, struct triage_result *res)
+		const GString *fresh, const struct triage_env *env,
+		struct triage_result *res)
 {
 	GString *text = g_string_new(NULL);
 	struct triage_headers th = {0};
@@ -255,14 +259,17 @@ triage_classify(const struct triage_config *cf, struct message *m,
 		}
 	}
 	if (cf->model != NULL)
-		triage_model(cf, norm, explain, res);
+		triage_model(cf, norm, env->explain, res);
 	if (norm->truncated)
 		res->limited = 1;
 	classify_result_clear(&out);
 	norm_free(norm);
 	if (th.cache != NULL)
 		g_hash_table_destroy(th.cache);
-	g_string_free(text, TRUE);
+	if (env->keep_text)
+		res->text = g_string_free(text, FALSE);
+	else
+		g_string_free(text, TRUE);
 }
 
 /* triage_count_sender - one more message from this sender; -1 unknown */
@@ -332,9 +339,9 @@ triage_run(const struct triage_config *cf, const char *msg, size_t len,
 	res->length.paragraphs = ts.paragraphs;
 	res->length.quoted = qs.quoted;
 	res->length.signature = qs.signature;
-	if ((cf->rules != NULL || cf->model != NULL) &&
+	if ((cf->rules != NULL || cf->model != NULL || env->keep_text) &&
 	    triage_elapsed_ms(start) <= (gint64)cf->scan_timeout_ms)
-		triage_classify(cf, m, qs.fresh, env->explain, res);
+		triage_classify(cf, m, qs.fresh, env, res);
 	quote_split_clear(&qs);
 
 	/* checked between stages: GMime and PCRE2 have their own limits */
@@ -384,6 +391,7 @@ triage_result_free(struct triage_result *res)
 	g_free(res->route);
 	g_free(res->subject);
 	g_free(res->model_explain);
+	g_free(res->text);
 	g_free(res->error);
 	g_free(res);
 	return NULL;

@@ -44,6 +44,7 @@ struct triage_env {
 	struct store *store; /* acknowledgment state; NULL = unavailable */
 	int offline;         /* -t: no store, nothing will be sent */
 	int explain;         /* -t -v: keep the model's top features */
+	int keep_text;       /* --train: keep the text the model scores */
 };
 
 /* triage_length - how much the customer wrote */
@@ -108,6 +109,9 @@ struct triage_result {
 	char *error;            /* non-NULL: the engine failed; apply nothing */
 	/* with env explain (-t -v): the model's strongest features, or NULL */
 	char *model_explain;
+	/* with env keep_text: the subject and new text as the rules and the
+	 * model see them ("SUBJECT\n\nTEXT"), or NULL when not analysed */
+	char *text;
 };
 
 int triage_init(void);

@@ -172,6 +172,53 @@ t_eq "--cv 1: exit 1" 1 "$rc"
 run --train "$T/does-not-exist.tsv" -o "$T/x.model"
 t_eq "--train on a missing file: exit 1" 1 "$rc"
 
+# ---- --train on stored messages ----------------------------------------------
+# The fixture's rows as mail: the subject and the row are the new text;
+# every negative one also quotes a rude earlier message and signs with
+# rude words.  Trained on the messages, the model must see exactly what
+# the daemon scores (subject and new text, no quote, no signature), so it
+# equals the model trained on a TSV of "subject\n\ntext".
+mkdir -p "$T/mail"
+: >"$T/mail/labels"
+: >"$T/fresh.tsv"
+i=0
+tab=$(printf '\t')
+tail -n +2 "$top_srcdir/tests/unit/model/tiny.tsv" >"$T/rows"
+while IFS="$tab" read -r label text; do
+	i=$((i + 1))
+	{
+		printf 'From: c%d@example.org\nTo: support@example.org\n' "$i"
+		printf 'Subject: case %d\n\n%s\n' "$i" "$text"
+		if [ "$label" = none ]; then
+			printf '\nOn Mon, 2 Nov 2026, Support wrote:\n'
+			printf '> shut up you stupid idiot\n> moron\n\n'
+			printf -- '-- \nidiot loser fool clown\n'
+		fi
+	} >"$T/mail/m$i.eml"
+	printf 'm%d.eml\t%s\n' "$i" "$label" >>"$T/mail/labels"
+	printf '%s\tcase %d\\n\\n%s\n' "$label" "$i" "$text" >>"$T/fresh.tsv"
+done <"$T/rows"
+run --train "$T/mail" --labels "$T/mail/labels" -o "$T/mail.model" \
+	--class abusive --license "test fixture" --data fixture
+t_eq "--train DIR --labels FILE: exit 0" 0 "$rc"
+t_match "... the header counts the messages" '^data: fixture \(40 messages, 20 positive\)' \
+	"$(grep '^data:' "$T/mail.model" 2>/dev/null)"
+run --train "$T/fresh.tsv" -o "$T/fresh.model" --class abusive \
+	--license "test fixture" --data fixture
+t_eq "--train on the messages' subject and new text as TSV: exit 0" 0 "$rc"
+grep -v '^data:' "$T/mail.model" >"$T/mail.model.w"
+grep -v '^data:' "$T/fresh.model" >"$T/fresh.model.w"
+t_check "trained on messages = trained on their subject and new text (quotes and signatures left out)" \
+	cmp -s "$T/mail.model.w" "$T/fresh.model.w"
+run -c "$T/cv.conf" --train "$T/mail" --labels "$T/mail/labels" --cv 2 \
+	--class abusive
+t_eq "--train DIR --labels FILE --cv 2: exit 0" 0 "$rc"
+t_match "... with the rules, the model and both" '^both ' "$out"
+printf 'm1.eml\tabusive\nnot-there.eml\tnone\n' >"$T/mail/bad-labels"
+run --train "$T/mail" --labels "$T/mail/bad-labels" -o "$T/x.model"
+t_eq "--train DIR with a missing message: exit 1" 1 "$rc"
+t_match "... naming the labels file and line" 'bad-labels:2: .*not-there\.eml' "$err"
+
 # ---- privileges -------------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
 	printf 'socket = "unix:%s/root.sock"\n' "$T" >"$T/root.conf"
