@@ -1124,6 +1124,21 @@ rules_index(struct rule_set *rs)
 	g_ptr_array_free(cats, TRUE);
 }
 
+/* rules_rule_clear - what one rule owns (its strings are the chunk's) */
+static void
+rules_rule_clear(struct rules_rule *r)
+{
+	pcre2_code_free(r->re);
+	pcre2_code_free(r->re_lead);
+	g_strfreev(r->lead);
+	g_free(r->lead_first);
+	g_free(r->all);
+	g_free(r->any);
+	g_free(r->none);
+	g_strfreev(r->examples);
+	g_strfreev(r->counterexamples);
+}
+
 /* rules_build_free - release what a failed or finished build holds */
 static void
 rules_build_free(struct rules_build *b, int keep)
@@ -1133,20 +1148,9 @@ rules_build_free(struct rules_build *b, int keep)
 	g_array_free(b->refs, TRUE);
 	if (keep)
 		return;
-	for (unsigned i = 0; i < b->rules->len; i++) {
-		struct rules_rule *r =
-		    &g_array_index(b->rules, struct rules_rule, i);
-
-		pcre2_code_free(r->re);
-		pcre2_code_free(r->re_lead);
-		g_strfreev(r->lead);
-		g_free(r->lead_first);
-		g_free(r->all);
-		g_free(r->any);
-		g_free(r->none);
-		g_strfreev(r->examples);
-		g_strfreev(r->counterexamples);
-	}
+	for (unsigned i = 0; i < b->rules->len; i++)
+		rules_rule_clear(
+		    &g_array_index(b->rules, struct rules_rule, i));
 	g_array_free(b->rules, TRUE);
 	g_array_free(b->words, TRUE);
 	g_array_free(b->phrases, TRUE);
@@ -1211,19 +1215,8 @@ rules_free(struct rule_set *rs)
 {
 	if (rs == NULL)
 		return NULL;
-	for (size_t i = 0; i < rs->n; i++) {
-		struct rules_rule *r = &rs->rule[i];
-
-		pcre2_code_free(r->re);
-		pcre2_code_free(r->re_lead);
-		g_strfreev(r->lead);
-		g_free(r->lead_first);
-		g_free(r->all);
-		g_free(r->any);
-		g_free(r->none);
-		g_strfreev(r->examples);
-		g_strfreev(r->counterexamples);
-	}
+	for (size_t i = 0; i < rs->n; i++)
+		rules_rule_clear(&rs->rule[i]);
 	g_free(rs->rule);
 	g_free(rs->order);
 	g_free(rs->word);
