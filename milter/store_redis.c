@@ -999,32 +999,17 @@ redis_open_unix(const char *location, char **error_r)
 	return redis_open_common(location, 1, error_r);
 }
 
-const struct store_ops store_redis_ops = {
-    .scheme = "redis://",
-    .open = redis_open_tcp,
-    .close = redis_close,
-    .default_key_file = NULL,
-    .mark_once = redis_mark_once,
-    .exists = redis_exists,
-    .set = redis_set,
-    .del = redis_del,
-    .window_add = redis_window_add,
-    .window_count = redis_window_count,
-    .purge = redis_purge,
-    .available = redis_available,
-};
+/* The two schemes differ only in how the connection is opened. */
+#define REDIS_OPS(scheme_, open_)                                              \
+	{                                                                      \
+		.scheme = (scheme_), .open = (open_), .close = redis_close,    \
+		.default_key_file = NULL, .mark_once = redis_mark_once,        \
+		.exists = redis_exists, .set = redis_set, .del = redis_del,    \
+		.window_add = redis_window_add,                                \
+		.window_count = redis_window_count, .purge = redis_purge,      \
+		.available = redis_available,                                  \
+	}
 
-const struct store_ops store_redis_unix_ops = {
-    .scheme = "redis+unix://",
-    .open = redis_open_unix,
-    .close = redis_close,
-    .default_key_file = NULL,
-    .mark_once = redis_mark_once,
-    .exists = redis_exists,
-    .set = redis_set,
-    .del = redis_del,
-    .window_add = redis_window_add,
-    .window_count = redis_window_count,
-    .purge = redis_purge,
-    .available = redis_available,
-};
+const struct store_ops store_redis_ops = REDIS_OPS("redis://", redis_open_tcp);
+const struct store_ops store_redis_unix_ops =
+    REDIS_OPS("redis+unix://", redis_open_unix);
