@@ -1245,6 +1245,58 @@ config_default(void)
 	return cf;
 }
 
+/* config_str_differs - whether two optional strings differ */
+static int
+config_str_differs(const char *a, const char *b)
+{
+	return g_strcmp0(a, b) != 0;
+}
+
+char *
+config_restart_keys(const struct triage_config *was,
+		    const struct triage_config *now, int socket_fixed)
+{
+	const struct sender_config *ws = &was->sender, *ns = &now->sender;
+	struct {
+		const char *key;
+		int differs;
+	} keys[] = {
+	    {"socket",
+	     !socket_fixed && config_str_differs(was->socket, now->socket)},
+	    {"socket_mode", was->socket_mode != now->socket_mode},
+	    {"user", config_str_differs(was->user, now->user)},
+	    {"allow_root", was->allow_root != now->allow_root},
+	    {"pidfile", config_str_differs(was->pidfile, now->pidfile)},
+	    {"syslog_facility", was->syslog_facility != now->syslog_facility},
+	    {"store", config_str_differs(was->store_uri, now->store_uri)},
+	    {"store_key_file",
+	     config_str_differs(was->store_key_file, now->store_key_file)},
+	    {"transport", config_str_differs(ws->transport, ns->transport)},
+	    {"smtp_user", config_str_differs(ws->smtp_user, ns->smtp_user)},
+	    {"smtp_password",
+	     config_str_differs(ws->smtp_password, ns->smtp_password)},
+	    {"require_tls", ws->require_tls != ns->require_tls},
+	    {"timeout", ws->timeout_s != ns->timeout_s},
+	    {"drain", was->drain_s != now->drain_s},
+	    {"stats_listen",
+	     config_str_differs(was->stats_listen, now->stats_listen)},
+	};
+	GString *out = g_string_new(NULL);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(keys); i++)
+		if (keys[i].differs)
+			g_string_append_printf(
+			    out, "%s%s", out->len ? ", " : "", keys[i].key);
+	if (now->reply.enable && !was->reply.enable)
+		g_string_append_printf(out, "%sacknowledgments switched on",
+				       out->len ? ", " : "");
+	if (out->len == 0) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	return g_string_free(out, FALSE);
+}
+
 /* config_ref - take a reference */
 struct triage_config *
 config_ref(struct triage_config *cf)

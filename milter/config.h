@@ -174,6 +174,15 @@ const struct config_category *config_category(const struct triage_config *cf,
 struct triage_config *config_load(const char *path, char **error_r);
 struct triage_config *config_default(void);
 struct triage_config *config_ref(struct triage_config *cf);
+/*
+ * config_restart_keys - the settings a reload changed that take effect
+ * only at a restart ("store, transport"), comparing the configuration the
+ * daemon started with (was) and the reloaded one (now); socket_fixed: -p
+ * gave the socket, so the file's does not count.  NULL when none; else
+ * g_free.
+ */
+char *config_restart_keys(const struct triage_config *was,
+			  const struct triage_config *now, int socket_fixed);
 struct triage_config *config_unref(struct triage_config *cf);
 int config_parse_socket(const char *spec, char **error_r);
 

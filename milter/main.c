@@ -263,10 +263,16 @@ static struct stats *main_stats;
  * sessions in flight keep the snapshot they started with.  A bad new
  * configuration is logged with file:line and the running one stays.
  */
+struct main_reload {
+	struct triage_config *start; /* the configuration at start */
+	int socket_fixed;            /* -p gave the socket */
+};
+
 static gpointer
 main_reload_thread(gpointer arg)
 {
-	char *path = arg;
+	struct main_reload *rl = arg;
+	const char *path = rl->start->path;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -286,6 +292,12 @@ main_reload_thread(gpointer arg)
 			g_free(error);
 			continue;
 		}
+		error = config_restart_keys(rl->start, cf, rl->socket_fixed);
+		if (error != NULL)
+			log_warn("reload: changed, but taking effect only at a "
+				 "restart (the values of the start stay): %s",
+				 error);
+		g_free(error);
 		if (cf->n_rule_files == 0)
 			log_warn("reload: no rule file matches \"rules\"; only "
 				 "length is triaged");
@@ -669,10 +681,14 @@ main_block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* main_daemon - run the milter until told to stop */
+/* main_daemon - run the milter until told to stop; socket_fixed: -p gave
+ * the socket */
 static int
-main_daemon(struct triage_config *cf, const char *socket, int foreground)
+main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
+	    int foreground)
 {
+	/* static: the reload thread is never joined */
+	static struct main_reload reload;
 	struct store *st = NULL;
 	struct sender *sender = NULL;
 	struct stats_server *srv = NULL;
@@ -757,8 +773,9 @@ main_daemon(struct triage_config *cf, const char *socket, int foreground)
 	log_info("starting %s on %s (config %s; acknowledgments %s)",
 		 TRIAGE_VERSION_STRING, socket, cf->path,
 		 cf->reply.enable ? "on" : "off");
-	g_thread_unref(
-	    g_thread_new("reload", main_reload_thread, g_strdup(cf->path)));
+	reload.start = config_ref(cf);
+	reload.socket_fixed = socket_fixed;
+	g_thread_unref(g_thread_new("reload", main_reload_thread, &reload));
 	rc = main_serve(cf);
 	sender_stop(sender, cf->drain_s * 1000);
 	milter_set_runtime(NULL, NULL);
@@ -956,7 +973,8 @@ main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	main_block_signals();
-	rc = main_daemon(cf, socket ? socket : cf->socket, foreground);
+	rc = main_daemon(cf, socket ? socket : cf->socket, socket != NULL,
+			 foreground);
 	config_unref(cf);
 	return rc;
 }

@@ -19,6 +19,8 @@
 #   3. a rules file removed before a reload: named in the config by its
 #      plain name (must exist) and through a glob (may match nothing);
 #      what the daemon does is reported, it must keep serving
+#   3b. a reload that changes settings only a restart applies (store,
+#      socket_mode): the reload succeeds and one warning names them
 #   4. reload storm: 40 reloads alternating A and B while 6 clients
 #      open 40 connections each; all complete, the daemon lives, a last
 #      reload to B is in force
@@ -316,6 +318,26 @@ for how in file glob; do
 		;;
 	esac
 done
+
+# ---- 3b. settings that only a restart applies ----------------------------
+# Every reload so far changed only what a reload applies: no warning.
+restart_re='reload: changed, but taking effect only at a restart'
+t_eq "restart-only: no warning for what a reload applies" 0 \
+	"$(log_count "$restart_re")"
+# The file's socket does not count (-p gave it); socket_mode and the
+# store do, and the daemon keeps serving with the values of the start.
+mkdir -p "$T/other-store"
+write_conf "${conf_b[@]}" 'socket = "unix:/nonexistent/other.sock"' \
+	'socket_mode = "0600"' "store = \"lmdb:$T/other-store\""
+sed -i '/^socket_mode = "0666"$/d' "$MILTER_CONF"
+t_eq "restart-only: the reload itself succeeds" reloaded "$(reload)"
+t_match "restart-only: one warning names socket_mode and store, not socket" \
+	"$restart_re \(the values of the start stay\): socket_mode, store\$" \
+	"$(grep -F 'taking effect only at a restart' "$MILTER_LOG" | tail -n 1)"
+t_check "restart-only: the socket keeps its mode" \
+	test "$(stat -c %a "${MILTER_SOCK#unix:}")" = 666
+session_now restart-only notlong
+daemon_alive restart-only
 
 # ---- 4. a reload storm with sessions running --------------------------
 # 6 clients, 40 connections each, while 40 reloads alternate A and B

@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "config.h"
+#include "triage.h"
 #include "unit.h"
 
 /* write_conf - put text in a temporary file; returns its path */
@@ -203,6 +204,65 @@ START_TEST(test_sample_config)
 }
 END_TEST
 
+/* load - a configuration from text; fails the test when bad */
+static struct triage_config *
+load(const char *text)
+{
+	char *path = write_conf(text), *err = NULL;
+	struct triage_config *cf = config_load(path, &err);
+
+	ck_assert_msg(cf != NULL, "%s", err ? err : "");
+	unlink(path);
+	g_free(path);
+	return cf;
+}
+
+START_TEST(test_restart_keys)
+{
+	struct triage_config *was, *same, *now;
+	char *keys, *text;
+
+	triage_init(); /* reply addresses are parsed with GMime */
+	was = load("socket_mode = \"0660\"\n"
+		   "length {\n long_words = 300\n}\n");
+	same = load("socket_mode = \"0660\"\n"
+		    "length {\n long_words = 50\n}\n");
+	text = g_strdup_printf("socket = \"unix:/run/other.sock\"\n"
+			       "socket_mode = \"0600\"\n"
+			       "syslog_facility = local3\n"
+			       "store = \"lmdb:/var/lib/other\"\n"
+			       "stats_listen = \"127.0.0.1:9100\"\n"
+			       "reply {\n enable = true\n"
+			       " from = \"Support <support@example.com>\"\n"
+			       " addresses = {\"support@example.com\"}\n"
+			       " templates = \"%s/conf/templates\"\n"
+			       " transport = \"smtp://127.0.0.1:25\"\n}\n",
+			       UNIT_FILE());
+	now = load(text);
+	g_free(text);
+
+	/* what a reload applies (length, rules, ...) is not listed */
+	ck_assert_ptr_null(config_restart_keys(was, same, 0));
+	keys = config_restart_keys(was, now, 0);
+	ck_assert_str_eq(keys, "socket, socket_mode, syslog_facility, store, "
+			       "transport, stats_listen, acknowledgments "
+			       "switched on");
+	g_free(keys);
+	/* -p gave the socket: the file's socket does not count */
+	keys = config_restart_keys(was, now, 1);
+	ck_assert_ptr_null(strstr(keys, "socket,"));
+	ck_assert_ptr_nonnull(strstr(keys, "socket_mode"));
+	g_free(keys);
+	/* switching acknowledgments off applies at once */
+	keys = config_restart_keys(now, was, 1);
+	ck_assert_ptr_null(strstr(keys, "acknowledgments"));
+	g_free(keys);
+	config_unref(was);
+	config_unref(same);
+	config_unref(now);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -216,6 +276,7 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_file);
 	tcase_add_loop_test(tc, test_socket_specs, 0, G_N_ELEMENTS(sockets));
 	tcase_add_test(tc, test_sample_config);
+	tcase_add_test(tc, test_restart_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
