@@ -889,6 +889,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "triage-milter: -t needs at least one path\n");
 		return 1;
 	}
+	if (eo.labels != NULL && eval_path == NULL && tm.path == NULL) {
+		fprintf(stderr, "triage-milter: --labels goes with --eval DIR "
+				"or --train DIR\n");
+		return 1;
+	}
 	if (!offline && optind < argc) {
 		main_usage(stderr);
 		return 1;

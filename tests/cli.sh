@@ -214,6 +214,9 @@ run -c "$T/cv.conf" --train "$T/mail" --labels "$T/mail/labels" --cv 2 \
 	--class abusive
 t_eq "--train DIR --labels FILE --cv 2: exit 0" 0 "$rc"
 t_match "... with the rules, the model and both" '^both ' "$out"
+run --labels "$T/mail/labels" -t "$T/mail/m1.eml"
+t_eq "--labels without --eval or --train: exit 1" 1 "$rc"
+t_match "... saying what it goes with" 'labels goes with --eval DIR or --train DIR' "$err"
 printf 'm1.eml\tabusive\nnot-there.eml\tnone\n' >"$T/mail/bad-labels"
 run --train "$T/mail" --labels "$T/mail/bad-labels" -o "$T/x.model"
 t_eq "--train DIR with a missing message: exit 1" 1 "$rc"
