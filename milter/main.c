@@ -482,7 +482,7 @@ main_rule_message(void *ctx, const char *msg, size_t len, char **text_r,
 /* main_cv - --train --cv K: rules, model and both cross-validated */
 static int
 main_cv(const struct main_rules *mr, const struct model_data *d,
-	const char *name, unsigned k, const char *class_spec,
+	const char *name, const char *unit, unsigned k, const char *class_spec,
 	const struct model_train_opts *o)
 {
 	struct eval_score rules[MODEL_CV_MAX_K + 1], model[MODEL_CV_MAX_K + 1],
@@ -503,11 +503,14 @@ main_cv(const struct main_rules *mr, const struct model_data *d,
 		g_free(error);
 		return 1;
 	}
-	printf("# %s: %zu rows, %zu %s; %u folds (seed %u); model weight "
-	       "%.1f into %s (threshold %.1f)\n# model thresholds chosen on "
-	       "the training folds:",
-	       name, d->n, d->n_pos, class_spec, k, o->seed, cb.weight,
-	       cat != NULL ? cat : "(none)", cb.cat_threshold);
+	printf("# %s: %zu %s, %zu %s; %u folds (seed %u); ", name, d->n, unit,
+	       d->n_pos, class_spec, k, o->seed);
+	if (c != NULL)
+		printf("model weight %.1f into %s (threshold %.1f)\n",
+		       cb.weight, cat, cb.cat_threshold);
+	else
+		printf("\"both\" is the rules alone: no model category\n");
+	printf("# model thresholds chosen on the training folds:");
 	for (unsigned f = 0; f < k; f++)
 		printf(" %.2f", thr[f]);
 	printf("\n");
@@ -536,9 +539,11 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 {
 	struct model_train_opts o;
 	struct main_rules mr;
-	struct model_rules rules = {main_rule_hits, main_rule_message, &mr};
+	struct model_rules rules = {main_rule_hits, main_rule_message, &mr,
+				    cf->max_tokens};
 	struct model_data d = {0};
 	char *error = NULL, *data = NULL;
+	const char *unit = tm->labels ? "messages" : "rows";
 	size_t skipped = 0;
 	int rc;
 
@@ -570,11 +575,12 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 			"triage-milter: %zu message(s) skipped, %zu used\n",
 			skipped, d.n);
 	if (rc == 0 && tm->cv > 0) {
-		rc = main_cv(&mr, &d, tm->path, tm->cv, tm->class_spec, &o);
+		rc = main_cv(&mr, &d, tm->path, unit, tm->cv, tm->class_spec,
+			     &o);
 	} else if (rc == 0) {
-		data = g_strdup_printf(
-		    "%s (%zu %s, %zu positive)", tm->data ? tm->data : tm->path,
-		    d.n, tm->labels ? "messages" : "rows", d.n_pos);
+		data = g_strdup_printf("%s (%zu %s, %zu positive)",
+				       tm->data ? tm->data : tm->path, d.n,
+				       unit, d.n_pos);
 		o.data = data;
 		rc = model_train_data(&d, tm->out, &o, &error);
 	}

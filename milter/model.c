@@ -1313,14 +1313,16 @@ model_label_positive(const char *labels, char *const *flags)
 }
 
 /*
- * model_data_push - one featurized row; with_rules: extra are its rule
- * features, score and other what the rules said of it
+ * model_data_push - one featurized row (at most max_tokens tokens, 0: all);
+ * with_rules: extra are its rule features, score and other what the
+ * rules said of it
  */
 static void
-model_data_push(struct model_data *d, size_t *cap, const char *text, int y,
-		int with_rules, char **extra, double score, int other)
+model_data_push(struct model_data *d, size_t *cap, const char *text,
+		size_t max_tokens, int y, int with_rules, char **extra,
+		double score, int other)
 {
-	struct norm *nm = norm_text(text, strlen(text), 0);
+	struct norm *nm = norm_text(text, strlen(text), max_tokens);
 
 	if (d->n == *cap) {
 		*cap = *cap ? *cap * 2 : 1024;
@@ -1363,7 +1365,7 @@ model_push_text(struct model_data *d, size_t *cap, const char *text, int y,
 	if (rules != NULL)
 		extra =
 		    rules->run(rules->ctx, text, strlen(text), &score, &other);
-	model_data_push(d, cap, text, y, rules != NULL, extra, score, other);
+	model_data_push(d, cap, text, 0, y, rules != NULL, extra, score, other);
 	g_strfreev(extra);
 }
 
@@ -1483,7 +1485,8 @@ model_read_message(struct model_data *d, size_t *cap, const char *path, int y,
 			why != NULL ? why : "cannot analyse");
 		(*skipped_r)++;
 	} else {
-		model_data_push(d, cap, text, y, 1, extra, score, other);
+		model_data_push(d, cap, text, rules->max_tokens, y, 1, extra,
+				score, other);
 	}
 	g_strfreev(extra);
 	g_free(text);

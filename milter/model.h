@@ -99,6 +99,7 @@ struct model_rules {
 	char **(*message)(void *ctx, const char *msg, size_t len, char **text_r,
 			  double *score_r, int *other_r, char **error_r);
 	void *ctx;
+	size_t max_tokens; /* message(): the daemon's token limit, 0 none */
 };
 
 /* The prefix of a rule hit's feature name: "rule:INSULT_YOU". */

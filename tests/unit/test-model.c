@@ -480,7 +480,7 @@ fake_rules(void *ctx, const char *text, size_t len, double *score_r,
 
 START_TEST(test_cv_both)
 {
-	struct model_rules rules = {fake_rules, NULL};
+	struct model_rules rules = {fake_rules, NULL, NULL, 0};
 	struct model_combine cb = {10.0, 0, 5.0, 3, 0};
 	struct eval_score r[3], mo[3], b[3], r2[3], mo2[3], b2[3];
 	struct model_data d = {0};
