@@ -1297,6 +1297,31 @@ config_restart_keys(const struct triage_config *was,
 	return g_string_free(out, FALSE);
 }
 
+char *
+config_model_lost_rules(const struct triage_config *cf)
+{
+	const char *names =
+	    cf->model != NULL ? model_rule_names(cf->model) : NULL;
+	GString *lost;
+	char **v;
+
+	if (names == NULL)
+		return NULL;
+	lost = g_string_new(NULL);
+	v = g_strsplit(names, " ", -1);
+	for (char **n = v; *n != NULL; n++)
+		if (**n != '\0' &&
+		    (cf->rules == NULL || !rules_has(cf->rules, *n)))
+			g_string_append_printf(lost, "%s%s",
+					       lost->len ? " " : "", *n);
+	g_strfreev(v);
+	if (lost->len == 0) {
+		g_string_free(lost, TRUE);
+		return NULL;
+	}
+	return g_string_free(lost, FALSE);
+}
+
 /* config_ref - take a reference */
 struct triage_config *
 config_ref(struct triage_config *cf)

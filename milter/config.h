@@ -175,6 +175,13 @@ struct triage_config *config_load(const char *path, char **error_r);
 struct triage_config *config_default(void);
 struct triage_config *config_ref(struct triage_config *cf);
 /*
+ * config_model_lost_rules - the rules the model was trained with (its
+ * "rules:" header) that the configuration's rule files no longer have,
+ * separated by spaces: their hits were features, so the model scores
+ * differently until retrained.  NULL when none (g_free otherwise).
+ */
+char *config_model_lost_rules(const struct triage_config *cf);
+/*
  * config_restart_keys - the settings a reload changed that take effect
  * only at a restart ("store, transport"), comparing the configuration the
  * daemon started with (was) and the reloaded one (now); socket_fixed: -p

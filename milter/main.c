@@ -255,6 +255,11 @@ main_stats_names(struct stats *s, const struct triage_config *cf)
 
 static struct stats *main_stats;
 
+/* A model that lost some of its rule features; prefix, model file, names. */
+#define MAIN_LOST_RULES                                                        \
+	"%s%s: trained with rules that the rule files no longer have (their "  \
+	"hits were features: retrain it): %s"
+
 /*
  * main_reload_thread - SIGUSR1 reloads the configuration and rules
  *
@@ -301,6 +306,11 @@ main_reload_thread(gpointer arg)
 		if (cf->n_rule_files == 0)
 			log_warn("reload: no rule file matches \"rules\"; only "
 				 "length is triaged");
+		error = config_model_lost_rules(cf);
+		if (error != NULL)
+			log_warn(MAIN_LOST_RULES, "reload: ", cf->model_file,
+				 error);
+		g_free(error);
 		log_info("reloaded %s", path);
 		main_stats_names(main_stats, cf);
 		milter_set_config(cf);
@@ -380,6 +390,7 @@ main_verify(const struct triage_config *cf, const char *path)
 struct main_rules {
 	struct triage_config cf; /* a shallow copy without the model */
 	char **flags;            /* the flags of the trained class */
+	GHashTable *fired;       /* the names of the rules that fired */
 };
 
 /* main_class_has - whether flag is one of the class's flags */
@@ -405,9 +416,13 @@ main_rule_features(const struct main_rules *mr, const struct triage_result *res,
 
 	*score_r = 0;
 	*other_r = 0;
-	for (size_t i = 0; i < res->n_hits; i++)
+	for (size_t i = 0; i < res->n_hits; i++) {
 		g_ptr_array_add(
 		    v, g_strconcat(MODEL_RULE_PREFIX, res->hits[i].rule, NULL));
+		if (!g_hash_table_contains(mr->fired, res->hits[i].rule))
+			g_hash_table_add(mr->fired,
+					 g_strdup(res->hits[i].rule));
+	}
 	for (size_t i = 0; i < res->n_scores; i++) {
 		const struct triage_score *sc = &res->scores[i];
 		const struct config_category *c =
@@ -479,6 +494,21 @@ main_rule_message(void *ctx, const char *msg, size_t len, char **text_r,
 	return v;
 }
 
+/* main_sorted_names - the keys of a set, sorted, separated by spaces */
+static char *
+main_sorted_names(GHashTable *set)
+{
+	GList *keys =
+	    g_list_sort(g_hash_table_get_keys(set), (GCompareFunc)strcmp);
+	GString *s = g_string_new(NULL);
+
+	for (GList *l = keys; l != NULL; l = l->next)
+		g_string_append_printf(s, "%s%s", s->len ? " " : "",
+				       (const char *)l->data);
+	g_list_free(keys);
+	return g_string_free(s, FALSE);
+}
+
 /* main_cv - --train --cv K: rules, model and both cross-validated */
 static int
 main_cv(const struct main_rules *mr, const struct model_data *d,
@@ -542,7 +572,7 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 	struct model_rules rules = {main_rule_hits, main_rule_message, &mr,
 				    cf->max_tokens};
 	struct model_data d = {0};
-	char *error = NULL, *data = NULL;
+	char *error = NULL, *data = NULL, *names = NULL;
 	const char *unit = tm->labels ? "messages" : "rows";
 	size_t skipped = 0;
 	int rc;
@@ -556,6 +586,7 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 	mr.flags = g_strsplit_set(tm->class_spec, ",|", -1);
 	for (char **f = mr.flags; *f != NULL; f++)
 		g_strstrip(*f);
+	mr.fired = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	model_train_defaults(&o);
 	o.class_spec = tm->class_spec;
 	o.license = tm->license;
@@ -582,6 +613,10 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 				       tm->data ? tm->data : tm->path, d.n,
 				       unit, d.n_pos);
 		o.data = data;
+		/* the header names them, so that a rule set without one
+		 * of them can be told (config_model_lost_rules()) */
+		names = main_sorted_names(mr.fired);
+		o.rule_names = names;
 		rc = model_train_data(&d, tm->out, &o, &error);
 	}
 	if (error != NULL) {
@@ -590,7 +625,9 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 	}
 	model_data_clear(&d);
 	g_free(data);
+	g_free(names);
 	g_strfreev(mr.flags);
+	g_hash_table_destroy(mr.fired);
 	return rc == 0 ? 0 : 1;
 }
 
@@ -942,6 +979,15 @@ main(int argc, char **argv)
 			"triage-milter: warning: %s: no rule file matches "
 			"\"rules\"; only length is triaged\n",
 			cf->path);
+	if (!verify_path) {
+		char *lost = config_model_lost_rules(cf);
+
+		if (lost != NULL)
+			fprintf(stderr, MAIN_LOST_RULES "\n",
+				"triage-milter: warning: ", cf->model_file,
+				lost);
+		g_free(lost);
+	}
 	if (check) {
 		GString *report = g_string_new(NULL);
 		unsigned failed =

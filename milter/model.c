@@ -65,6 +65,7 @@ struct model {
 	double bias;
 	size_t nnz;
 	char *class_spec, *data, *license, *citation, *trainer;
+	char *rule_names; /* "rules:", or NULL */
 };
 
 /* model_fmix32 - MurmurHash3's finalizer: FNV's low bits mix poorly */
@@ -630,6 +631,12 @@ model_class(const struct model *m)
 	return m->class_spec;
 }
 
+const char *
+model_rule_names(const struct model *m)
+{
+	return m->rule_names;
+}
+
 /* model_n_weights - nonzero weights */
 size_t
 model_n_weights(const struct model *m)
@@ -660,6 +667,7 @@ model_free(struct model *m)
 	g_free(m->data);
 	g_free(m->license);
 	g_free(m->citation);
+	g_free(m->rule_names);
 	g_free(m->trainer);
 	g_free(m);
 	return NULL;
@@ -942,6 +950,7 @@ model_train(const struct model_fv *xs, const int *ys, size_t n,
 	m->data = g_strdup(o->data ? o->data : "unknown");
 	m->license = g_strdup(o->license ? o->license : "unknown");
 	m->citation = g_strdup(o->citation);
+	m->rule_names = g_strdup(o->rule_names);
 	m->trainer = g_strdup_printf(
 	    "lbfgs l2=%g nb-alpha=%g iter=%u/%u class-weight=%s prune=%g "
 	    "rows=%zu positive=%zu",
@@ -986,6 +995,8 @@ model_save(const struct model *m, const char *path, char **error_r)
 	model_put_value(f, "features", MODEL_FEATURE_SET);
 	fprintf(f, "hash: %s seed=0x%08x bits=%u\n", MODEL_HASH_NAME,
 		MODEL_HASH_SEED, m->bits);
+	if (m->rule_names != NULL && *m->rule_names != '\0')
+		model_put_value(f, "rules", m->rule_names);
 	model_put_value(f, "data", m->data ? m->data : "unknown");
 	model_put_value(f, "license", m->license ? m->license : "unknown");
 	if (m->citation != NULL)
@@ -1067,7 +1078,7 @@ struct model_header {
 	unsigned bits;
 	int have_features, have_bias;
 	double bias;
-	char *class_spec, *data, *license, *citation, *trainer;
+	char *class_spec, *data, *license, *citation, *trainer, *rule_names;
 };
 
 /* model_header_line - one "key: value" line of the header */
@@ -1091,6 +1102,8 @@ model_header_line(struct model_parse *ps, struct model_header *hd, char *s)
 		slot = &hd->citation;
 	} else if (strcmp(s, "trainer") == 0) {
 		slot = &hd->trainer;
+	} else if (strcmp(s, "rules") == 0) {
+		slot = &hd->rule_names;
 	} else if (strcmp(s, "features") == 0) {
 		if (strcmp(v, MODEL_FEATURE_SET) != 0 &&
 		    strcmp(v, MODEL_FEATURE_SET_NO_X) != 0)
@@ -1158,6 +1171,7 @@ model_header_clear(struct model_header *hd)
 	g_free(hd->data);
 	g_free(hd->license);
 	g_free(hd->citation);
+	g_free(hd->rule_names);
 	g_free(hd->trainer);
 }
 
@@ -1244,6 +1258,7 @@ model_parse_text(struct model_parse *ps, char *buf)
 	m->license = hd.license;
 	m->citation = hd.citation;
 	m->trainer = hd.trainer;
+	m->rule_names = hd.rule_names;
 	return m;
 }
 

@@ -31,6 +31,7 @@
  *	class: abusive|profanity
  *	features: w1 w2 c3-5 x:rule binary-l2
  *	hash: fnv1a32-fmix32 seed=0x5eed7a9e bits=18
+ *	rules: PROFANITY_RUDE_WORD ABUSE_INSULT_YOU ...	(optional)
  *	data: davidson.tsv (24783 rows, 20620 positive)
  *	license: MIT ...
  *	citation: ...
@@ -117,6 +118,9 @@ struct model_train_opts {
 	const char *data;       /* header "data:" (NULL: filled by callers) */
 	const char *license;    /* header "license:" */
 	const char *citation;   /* header "citation:" */
+	/* header "rules:": the rules that fired in the training data,
+	 * separated by spaces (NULL: none) */
+	const char *rule_names;
 	/* rule features of each row (NULL: none); see model_rules */
 	const struct model_rules *rules;
 };
@@ -189,6 +193,13 @@ double model_weight(const struct model *m, uint32_t h);
 
 /* model_class - the header's class, e.g. "abusive|profanity" */
 const char *model_class(const struct model *m);
+
+/*
+ * model_rule_names - the header's "rules:", the rules whose hits were
+ * features in training, separated by spaces; NULL when none (a model
+ * trained without rules, or before the header had the line)
+ */
+const char *model_rule_names(const struct model *m);
 
 /* model_n_weights - number of nonzero weights kept */
 size_t model_n_weights(const struct model *m);

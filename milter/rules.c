@@ -1232,6 +1232,12 @@ rules_free(struct rule_set *rs)
 	return NULL;
 }
 
+int
+rules_has(const struct rule_set *rs, const char *name)
+{
+	return g_hash_table_lookup(rs->by_name, name) != NULL;
+}
+
 /* rules_count - number of rules, "__" ones included */
 size_t
 rules_count(const struct rule_set *rs)

@@ -99,6 +99,8 @@ struct rule_set;
 struct rule_set *rules_load(char *const *files, size_t n, char **error_r);
 struct rule_set *rules_free(struct rule_set *rs);
 size_t rules_count(const struct rule_set *rs);
+/* rules_has - whether the set has a rule called name */
+int rules_has(const struct rule_set *rs, const char *name);
 size_t rules_categories(const struct rule_set *rs, const char ***names_r);
 
 /*

@@ -167,6 +167,19 @@ run -c "$T/cv.conf" --train "$top_srcdir/tests/unit/model/tiny.tsv" \
 	-o "$T/rules.model" --class abusive
 t_match "--train with -c learns weights for the rule hits" \
 	'^features: .*x:rule' "$(sed -n 3p "$T/rules.model" 2>/dev/null)"
+t_match "... and names the rules that fired in its header" \
+	'^rules: (.* )?ABUSE_INSULT_WORD( |$)' "$(grep '^rules:' "$T/rules.model")"
+printf 'rules = {"%s/rules/*.rules"}\nmodel {\n\tfile = "%s"\n}\n' \
+	"$top_srcdir" "$T/rules.model" >"$T/all-rules.conf"
+run -n -c "$T/all-rules.conf"
+t_eq "-n: a model with the rules it was trained with: exit 0" 0 "$rc"
+t_check "... and no warning about its rules" test "$(echo "$err" | grep -c 'trained with rules')" -eq 0
+printf 'rules = {"%s/rules/shouting.rules"}\nmodel {\n\tfile = "%s"\n}\n' \
+	"$top_srcdir" "$T/rules.model" >"$T/few-rules.conf"
+run -n -c "$T/few-rules.conf"
+t_eq "-n: a model whose rules are gone: still exit 0" 0 "$rc"
+t_match "... with a warning naming the model and the rules it lost" \
+	"warning: $T/rules.model: trained with rules that the rule files no longer have .*: (.* )?ABUSE_INSULT_WORD( |\$)" "$err"
 run --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv 1
 t_eq "--cv 1: exit 1" 1 "$rc"
 run --train "$T/does-not-exist.tsv" -o "$T/x.model"

@@ -20,7 +20,8 @@
 #      plain name (must exist) and through a glob (may match nothing);
 #      what the daemon does is reported, it must keep serving
 #   3b. a reload that changes settings only a restart applies (store,
-#      socket_mode): the reload succeeds and one warning names them
+#      socket_mode): the reload succeeds and one warning names them; so
+#      does one with a model whose rules the rule files lack
 #   4. reload storm: 40 reloads alternating A and B while 6 clients
 #      open 40 connections each; all complete, the daemon lives, a last
 #      reload to B is in force
@@ -338,6 +339,14 @@ t_check "restart-only: the socket keeps its mode" \
 	test "$(stat -c %a "${MILTER_SOCK#unix:}")" = 666
 session_now restart-only notlong
 daemon_alive restart-only
+# A model trained with rules the new rule files lack: the reload applies,
+# with a warning naming them.
+write_conf "${conf_b[@]}" "rules = {\"$top_srcdir/rules/shouting.rules\"}" \
+	'model {' "	file = \"$top_srcdir/rules/abusive-en.model\"" '}'
+t_eq "model rules: the reload succeeds" reloaded "$(reload)"
+t_match "model rules: a warning names the rules the model lost" \
+	'reload: .*abusive-en\.model: trained with rules that the rule files no longer have .*ABUSE_INSULT_YOU' \
+	"$(grep -F 'trained with rules' "$MILTER_LOG" | tail -n 1)"
 
 # ---- 4. a reload storm with sessions running --------------------------
 # 6 clients, 40 connections each, while 40 reloads alternate A and B
