@@ -409,7 +409,7 @@ main_class_has(char *const *flags, const char *flag)
  * another category
  */
 static char **
-main_rule_features(const struct main_rules *mr, const struct triage_result *res,
+main_rule_features(struct main_rules *mr, const struct triage_result *res,
 		   double *score_r, int *other_r)
 {
 	GPtrArray *v = g_ptr_array_new();
