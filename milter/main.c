@@ -406,7 +406,7 @@ main_class_has(char *const *flags, const char *flag)
 /*
  * main_rule_features - the rule features of an analysis, with the rules'
  * score in the model's category and whether they flag the class through
- * another category
+ * another category; the rules that fired join mr->fired
  */
 static char **
 main_rule_features(struct main_rules *mr, const struct triage_result *res,
