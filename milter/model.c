@@ -1401,8 +1401,8 @@ model_class_flags(const char *class_spec, char **error_r)
 }
 
 /*
- * model_read_lines - the lines of a labeled file and the flags of the
- * class (*flags_r); NULL and *error_r
+ * model_read_lines - the lines of a labeled file, without a CR before
+ * the LF, and the flags of the class (*flags_r); NULL and *error_r
  */
 static char **
 model_read_lines(const char *path, const char *class_spec, char ***flags_r,
@@ -1423,6 +1423,12 @@ model_read_lines(const char *path, const char *class_spec, char ***flags_r,
 	}
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
+	for (char **l = lines; *l != NULL; l++) {
+		size_t len = strlen(*l);
+
+		if (len > 0 && (*l)[len - 1] == '\r')
+			(*l)[len - 1] = '\0';
+	}
 	return lines;
 }
 
@@ -1449,10 +1455,7 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 		return -1;
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *tab = strchr(lines[i], '\t'), *text;
-		size_t len = strlen(lines[i]);
 
-		if (len > 0 && lines[i][len - 1] == '\r')
-			lines[i][len - 1] = '\0';
 		if (tab == NULL)
 			continue;
 		*tab = '\0';
@@ -1525,10 +1528,7 @@ model_read_messages(const char *dir, const char *labels, const char *class_spec,
 		return -1;
 	for (size_t i = 0; lines[i] != NULL && rc == 0; i++) {
 		char *tab = strchr(lines[i], '\t'), *path, *why = NULL;
-		size_t len = strlen(lines[i]);
 
-		if (len > 0 && lines[i][len - 1] == '\r')
-			lines[i][len - 1] = '\0';
 		if (lines[i][0] == '#' || lines[i][0] == '\0')
 			continue;
 		if (tab == NULL || tab == lines[i]) {
@@ -1584,32 +1584,6 @@ model_train_data(const struct model_data *d, const char *out_path,
 	int rc = model_save(m, out_path, error_r);
 
 	model_free(m);
-	return rc;
-}
-
-/* model_train_tsv - read, train, save */
-int
-model_train_tsv(const char *tsv, const char *class_spec, const char *out_path,
-		const struct model_train_opts *o, char **error_r)
-{
-	struct model_train_opts opts;
-	struct model_data d = {0};
-	char *data;
-	int rc;
-
-	if (o == NULL)
-		model_train_defaults(&opts);
-	else
-		opts = *o;
-	if (model_read_tsv_rules(tsv, class_spec, opts.rules, &d, error_r) < 0)
-		return -1;
-	data = g_strdup_printf("%s (%zu rows, %zu positive)",
-			       opts.data ? opts.data : tsv, d.n, d.n_pos);
-	opts.data = data;
-	opts.class_spec = class_spec;
-	rc = model_train_data(&d, out_path, &opts, error_r);
-	model_data_clear(&d);
-	g_free(data);
 	return rc;
 }
 

@@ -259,15 +259,6 @@ int model_read_messages(const char *dir, const char *labels,
 void model_data_clear(struct model_data *d);
 
 /*
- * model_train_tsv - read, featurize, train and save; the header names
- * the data file (o->data overrides) and o->license.  0, or -1 and
- * *error_r.
- */
-int model_train_tsv(const char *tsv, const char *class_spec,
-		    const char *out_path, const struct model_train_opts *o,
-		    char **error_r);
-
-/*
  * model_train_data - train on data read already and save; the header's
  * data line is o->data.  0, or -1 and *error_r.
  */

@@ -4,7 +4,7 @@
  * Usage:
  *   model-cv [-k K] [-s SEED] [-l L2] [-b BITS] [-i ITER] TSV CLASS
  *	k-fold cross-validation (default 5 folds, seed 1) of a model
- *	trained as model_train_tsv() would; prints precision, recall, F1
+ *	trained as --train would; prints precision, recall, F1
  *	of CLASS, F1 of the rest and macro-F1 per fold and their mean.
  *   model-cv -m MODEL [-t THRESHOLD] TSV CLASS
  *	scores every row with a trained model (data it was not trained on)
@@ -17,8 +17,9 @@
  * Exits 1 on bad data or usage.  Model only: no rules are run, so no
  * rule features either.  A development aid, not built by make:
  *   cc -I. -Imilter $(pkg-config --cflags gmime-3.0) -o model-cv \
- *	tests/eval/model-cv.c libtriage.a $(pkg-config --libs gmime-3.0) \
- *	-lpcre2-8 -lm
+ *	tests/eval/model-cv.c libtriage.a $(pkg-config --libs gmime-3.0 \
+ *	libxml-2.0 libconfuse libcrypto libmicrohttpd) -lpcre2-8 -llmdb \
+ *	-lhiredis -lcurl -lm
  * The system as the daemon runs it (rules, model and both) is measured by
  * "triage-milter --train TSV --cv K" (tests/eval/run.sh).
  */
