@@ -837,6 +837,7 @@ main(int argc, char **argv)
 {
 	const char *conf_path = NULL, *socket = NULL;
 	int foreground = 0, check = 0, offline = 0, verbose = 0, ch, rc;
+	int defaults = 0; /* no -c and no installed configuration */
 	struct offline_opts oo = {0};
 	struct eval_opts eo = {0};
 	const char *eval_path = NULL, *verify_path = NULL;
@@ -944,9 +945,10 @@ main(int argc, char **argv)
 
 	/* An explicit -c must exist; the default may be absent for -t. */
 	if (conf_path == NULL && (offline || eval_path || tm.path) &&
-	    !verify_path && access(TRIAGE_CONF, F_OK) != 0)
+	    !verify_path && access(TRIAGE_CONF, F_OK) != 0) {
 		cf = config_default();
-	else
+		defaults = 1;
+	} else
 		cf = config_load(conf_path ? conf_path : TRIAGE_CONF, &error);
 	if (cf == NULL) {
 		fprintf(stderr, "%s\n", error ? error : "cannot load config");
@@ -974,11 +976,19 @@ main(int argc, char **argv)
 			fprintf(stderr, "triage-milter: warning: %s\n", why);
 		g_free(why);
 	}
-	if (cf->n_rule_files == 0 && !offline && eval_path == NULL)
-		fprintf(stderr,
-			"triage-milter: warning: %s: no rule file matches "
-			"\"rules\"; only length is triaged\n",
-			cf->path);
+	if (cf->n_rule_files == 0 && !verify_path) {
+		if (!defaults)
+			fprintf(stderr,
+				"triage-milter: warning: %s: no rule file "
+				"matches \"rules\"; only length is triaged\n",
+				cf->path);
+		else
+			fprintf(stderr,
+				"triage-milter: warning: no %s and no rule "
+				"file in %s; only length is triaged (-c names "
+				"a configuration)\n",
+				TRIAGE_CONF, TRIAGE_RULESDIR);
+	}
 	if (!verify_path) {
 		char *lost = config_model_lost_rules(cf);
 

@@ -279,6 +279,21 @@ t_match "-t FILE shows X-Triage-Version" 'X-Triage-Version: triage-milter ' "$ou
 run -t "$forged"
 t_match "-t on forged headers names the deletions" 'X-Triage-Route' "$out"
 
+# Without rules, -t only measures length: it says so on stderr, naming the
+# configuration (or, with no -c and none installed, where it looked).
+printf 'rules = {"%s/no-such-dir/*.rules"}\n' "$T" >"$T/norules.conf"
+run -t -c "$T/norules.conf" "$plain"
+t_match "-t with a config whose rules match no file warns, naming it" \
+	"norules\.conf: no rule file matches" "$err"
+conf_default=$("$M" -h 2>&1 | sed -n 's/.*(default \(.*\.conf\)).*/\1/p')
+if [ -n "$conf_default" ] && [ ! -e "$conf_default" ]; then
+	run -t "$plain"
+	t_match "-t without -c or an installed config warns where it looked" \
+		"no $conf_default and no rule file in .*only length is triaged" "$err"
+fi
+run -t -c "$T/shipped.conf" "$plain"
+t_check "-t with rules does not warn" test -z "$err"
+
 run -t "$T/missing.eml"
 t_check "-t on a missing file exits non-zero" test "$rc" -ne 0
 run -t "$plain" "$T/missing.eml"
