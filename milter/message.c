@@ -1117,13 +1117,42 @@ message_new(void)
 /* Enough of the start to tell CR-only line ends from CRLF or LF. */
 #define MESSAGE_EOL_PROBE 4096
 
-/* message_cr_only - CR line ends and no LF in the first bytes */
-static int
-message_cr_only(const char *buf, size_t len)
+/*
+ * message_eol_copy - a copy with line ends GMime reads, or NULL when the
+ * buffer's are fine already.  Decided on the first bytes:
+ *   - CR only (old Mac files; never crosses SMTP, but -t reads them):
+ *     every CR becomes LF, or GMime sees no header block;
+ *   - CR CR LF (a file whose CRLF went through a second LF-to-CRLF
+ *     conversion): "\r\r\n" becomes "\r\n", or the blank line ending
+ *     the headers is not blank and the body is lost among them.
+ */
+static char *
+message_eol_copy(const char *buf, size_t len, size_t *len_r)
 {
 	size_t n = len < MESSAGE_EOL_PROBE ? len : MESSAGE_EOL_PROBE;
+	const char *lf = memchr(buf, '\n', n);
+	char *copy;
+	size_t o = 0;
 
-	return memchr(buf, '\n', n) == NULL && memchr(buf, '\r', n) != NULL;
+	if (lf == NULL && memchr(buf, '\r', n) != NULL) {
+		copy = g_memdup2(buf, len);
+		for (size_t i = 0; i < len; i++)
+			if (copy[i] == '\r')
+				copy[i] = '\n';
+		*len_r = len;
+		return copy;
+	}
+	if (lf == NULL || lf - buf < 2 || lf[-1] != '\r' || lf[-2] != '\r')
+		return NULL;
+	copy = g_malloc(len);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\r' && i + 2 < len && buf[i + 1] == '\r' &&
+		    buf[i + 2] == '\n')
+			continue;
+		copy[o++] = buf[i];
+	}
+	*len_r = o;
+	return copy;
 }
 
 /* message_full - GMime's message parse; NULL when it finds no message */
@@ -1149,7 +1178,7 @@ message_parse_as(const char *buf, size_t len, const struct message_limits *lim,
 	struct message_ctx ctx;
 	struct message_scan sc;
 	struct message *msg;
-	char *cr_copy = NULL;
+	char *eol_copy = NULL;
 	GMimeObject *body = NULL;
 	GMimeMessage *m;
 
@@ -1173,15 +1202,9 @@ message_parse_as(const char *buf, size_t len, const struct message_limits *lim,
 	ctx.msg = msg;
 	if (len == 0)
 		return msg;
-	/* Mail saved with old Mac line ends (CR only) never crosses SMTP,
-	 * but -t reads such files: GMime needs LF to see the headers. */
-	if (message_cr_only(buf, len)) {
-		cr_copy = g_memdup2(buf, len);
-		for (size_t i = 0; i < len; i++)
-			if (cr_copy[i] == '\r')
-				cr_copy[i] = '\n';
-		buf = cr_copy;
-	}
+	eol_copy = message_eol_copy(buf, len, &len);
+	if (eol_copy != NULL)
+		buf = eol_copy;
 	message_scan_headers(msg, buf, len, &sc);
 
 	/* no part from GMime (never seen): the full parse decides */
@@ -1220,7 +1243,7 @@ message_parse_as(const char *buf, size_t len, const struct message_limits *lim,
 						ctx.lim.max_text_bytes));
 		msg->limited = 1;
 	}
-	g_free(cr_copy);
+	g_free(eol_copy);
 	return msg;
 }
 

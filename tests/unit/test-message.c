@@ -486,6 +486,29 @@ START_TEST(test_message_cr_only)
 }
 END_TEST
 
+/* CR CR LF line ends (CRLF converted twice): headers end at the blank
+ * line, and the body is text, not more headers. */
+START_TEST(test_message_cr_cr_lf)
+{
+	static const char raw[] = "From: a@example.org\r\r\n"
+				  "Subject: hi there\r\r\n"
+				  "Auto-Submitted: auto-replied\r\r\n\r\r\n"
+				  "first line\r\r\nsecond line\r\r\n\r\r\n"
+				  "new paragraph\r\r\n";
+	char *error = NULL;
+	struct message *m = message_parse(raw, sizeof(raw) - 1, NULL, &error);
+
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->subject, "hi there");
+	ck_assert_uint_eq(m->n_header_names, 3);
+	ck_assert_str_eq(m->header_names[2], "Auto-Submitted");
+	ck_assert_ptr_nonnull(strstr(m->text->str, "first line"));
+	ck_assert_ptr_nonnull(strstr(m->text->str, "new paragraph"));
+	ck_assert_ptr_null(strchr(m->text->str, '\r'));
+	message_free(m);
+}
+END_TEST
+
 /* message_same_value - lean and full give one header the same value */
 static void
 message_same_value(const struct message *full, const struct message *lean,
@@ -706,6 +729,7 @@ message_suite(void)
 			    (int)G_N_ELEMENTS(message_cases));
 	tcase_add_test(tc, test_message_empty);
 	tcase_add_test(tc, test_message_cr_only);
+	tcase_add_test(tc, test_message_cr_cr_lf);
 	tcase_add_test(tc, test_message_subject_words);
 	tcase_add_test(tc, test_message_headers);
 	tcase_add_test(tc, test_message_raw_8bit_header);
