@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "eval.h"
+#include "offline.h"
 #include "strvec.h"
 #include "triage.h"
 
@@ -132,7 +133,7 @@ eval_one(const struct triage_config *cf, struct eval_state *st,
 		if (**g != '\0' && strcmp(*g, "none") != 0)
 			(void)eval_class_get(st, *g);
 	}
-	res = triage_run(cf, msg, len, &env);
+	res = offline_triage(cf, msg, len, &env);
 	st->rows++;
 	if (res->error != NULL)
 		st->errors++;

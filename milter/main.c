@@ -482,9 +482,7 @@ main_rule_message(void *ctx, const char *msg, size_t len, char **text_r,
 
 	env.offline = 1;
 	env.keep_text = 1;
-	if (len > mr->cf.max_scan_bytes)
-		len = mr->cf.max_scan_bytes; /* as much as the daemon reads */
-	res = triage_run(&mr->cf, msg, len, &env);
+	res = offline_triage(&mr->cf, msg, len, &env);
 	*error_r = g_strdup(res->error);
 	if (res->error == NULL && res->text == NULL)
 		*error_r = g_strdup("not analysed (scan_timeout_ms)");

@@ -121,6 +121,29 @@ offline_print_text(const struct offline_opts *o, const char *name,
 			res->add_values.v[i]);
 }
 
+struct triage_result *
+offline_triage(const struct triage_config *cf, const char *msg, size_t len,
+	       struct triage_env *env)
+{
+	struct msgbuf_limits lim = {
+	    .max_bytes = cf->max_scan_bytes,
+	    .max_headers = cf->max_headers,
+	    .max_header_bytes = cf->max_header_bytes,
+	};
+	struct msgbuf *b = msgbuf_new(&lim);
+	struct triage_result *res;
+	size_t kept;
+	char *data;
+
+	msgbuf_feed_raw(b, msg, len);
+	env->truncated = msgbuf_truncated(b);
+	data = msgbuf_take(b, &kept);
+	msgbuf_free(b);
+	res = triage_run(cf, data, kept, env);
+	g_free(data);
+	return res;
+}
+
 /* offline_one - analyse one message held in memory */
 static void
 offline_one(const struct triage_config *cf, const struct offline_opts *o,
@@ -158,24 +181,7 @@ offline_one(const struct triage_config *cf, const struct offline_opts *o,
 	env.env_from = from;
 	env.rcpt = (const char *const *)rcpt.v;
 	env.n_rcpt = rcpt.n;
-	/* the daemon's limits: max_scan_bytes, max_headers, ... */
-	{
-		struct msgbuf_limits lim = {
-		    .max_bytes = cf->max_scan_bytes,
-		    .max_headers = cf->max_headers,
-		    .max_header_bytes = cf->max_header_bytes,
-		};
-		struct msgbuf *b = msgbuf_new(&lim);
-		size_t kept;
-		char *data;
-
-		msgbuf_feed_raw(b, msg, len);
-		env.truncated = msgbuf_truncated(b);
-		data = msgbuf_take(b, &kept);
-		msgbuf_free(b);
-		res = triage_run(cf, data, kept, &env);
-		g_free(data);
-	}
+	res = offline_triage(cf, msg, len, &env);
 	st->messages++;
 	if (res->error != NULL)
 		st->failed++;

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "triage.h"
 
 struct offline_opts {
 	int json;
@@ -27,6 +28,17 @@ struct offline_stats {
 	unsigned long messages; /* analysed */
 	unsigned long failed;   /* unreadable or analysis error */
 };
+
+/*
+ * offline_triage - triage_run() on a stored message with the daemon's
+ * cuts (max_scan_bytes, max_headers, max_header_bytes, as msgbuf makes
+ * them); sets env->truncated when something was cut.  -t, --eval DIR and
+ * --train DIR analyse every message through it, so that what they show
+ * and measure is what the daemon would see.
+ */
+struct triage_result *offline_triage(const struct triage_config *cf,
+				     const char *msg, size_t len,
+				     struct triage_env *env);
 
 void offline_run(const struct triage_config *cf, char *const *paths, int n,
 		 const struct offline_opts *o, struct offline_stats *st);

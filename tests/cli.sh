@@ -227,6 +227,31 @@ run -c "$T/cv.conf" --train "$T/mail" --labels "$T/mail/labels" --cv 2 \
 	--class abusive
 t_eq "--train DIR --labels FILE --cv 2: exit 0" 0 "$rc"
 t_match "... with the rules, the model and both" '^both ' "$out"
+
+# ---- --eval DIR measures what the daemon sees -------------------------------------
+# Two abusive messages; in the second the insult comes after max_scan_bytes,
+# which the daemon never reads: -t and --eval DIR must both miss it.
+mkdir -p "$T/cut"
+printf 'rules = {"%s/rules/*.rules"}\nmax_scan_bytes = 4096\n' \
+	"$top_srcdir" >"$T/cut.conf"
+printf 'From: a@example.org\nSubject: order\n\nYou people are idiots.\n' \
+	>"$T/cut/short.eml"
+{
+	printf 'From: b@example.org\nSubject: order\n\n'
+	for i in $(seq 200); do
+		printf 'Line %d of the order history, all of it fine.\n' "$i"
+	done
+	printf 'You people are idiots.\n'
+} >"$T/cut/long.eml"
+printf 'short.eml\tabusive\nlong.eml\tabusive\n' >"$T/cut/labels"
+run -c "$T/cut.conf" -t "$T/cut/short.eml" "$T/cut/long.eml"
+t_eq "-t finds the insult read, not the one past max_scan_bytes" 1 \
+	"$(grep -c '^+X-Triage-Flags:.*abusive' "$T/out")"
+run -c "$T/cut.conf" --eval "$T/cut" --labels "$T/cut/labels"
+t_eq "--eval DIR: exit 0" 0 "$rc"
+t_match "--eval DIR counts as the daemon: 1 found, 1 past max_scan_bytes missed" \
+	'^abusive +1 +0 +1 +0 ' "$out"
+
 run --labels "$T/mail/labels" -t "$T/mail/m1.eml"
 t_eq "--labels without --eval or --train: exit 1" 1 "$rc"
 t_match "... saying what it goes with" 'labels goes with --eval DIR or --train DIR' "$err"
