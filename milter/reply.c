@@ -121,6 +121,26 @@ reply_header_value(const struct reply_ctx *c, const char *name)
 	return h ? g_mime_header_get_value(h) : NULL;
 }
 
+/*
+ * reply_header_next - the value of the next top-level header NAME at or
+ * after index *i, moving *i past it; NULL when there is none.  A guard
+ * looks at every instance: a benign first one must not hide a second.
+ */
+static const char *
+reply_header_next(const struct reply_ctx *c, const char *name, int *i)
+{
+	int n = c->hl != NULL ? g_mime_header_list_get_count(c->hl) : 0;
+
+	while (*i < n) {
+		GMimeHeader *h = g_mime_header_list_get_header_at(c->hl, *i);
+
+		(*i)++;
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0)
+			return g_mime_header_get_value(h);
+	}
+	return NULL;
+}
+
 /* reply_starts - ASCII case-insensitive prefix test */
 static int
 reply_starts(const char *s, const char *prefix)
@@ -276,14 +296,24 @@ reply_is_own(const struct reply_policy *p, const char *a)
 	return hit;
 }
 
-/* reply_g_own - the envelope sender or From is one of our addresses */
+/*
+ * reply_g_own - the envelope sender, From or an X-Loop header (procmail's
+ * and many ticket systems' loop mark) is one of our addresses
+ */
 static const char *
 reply_g_own(const struct reply_ctx *c)
 {
 	char *from = reply_from_addr(c->m);
 	int hit = reply_is_own(c->p, c->sender) || reply_is_own(c->p, from);
+	const char *v;
 
 	g_free(from);
+	for (int i = 0; !hit && (v = reply_header_next(c, "X-Loop", &i));) {
+		char *a = reply_policy_addr(v);
+
+		hit = reply_is_own(c->p, a);
+		g_free(a);
+	}
 	return hit ? REPLY_R_OWN : NULL;
 }
 
@@ -308,10 +338,9 @@ static const char *const reply_auto_subjects[] = {"automatic reply:",
 static const char *
 reply_g_auto(const struct reply_ctx *c)
 {
-	const char *v = reply_header_value(c, "Auto-Submitted");
-	const char *subject = reply_header_value(c, "Subject");
+	const char *subject = reply_header_value(c, "Subject"), *v;
 
-	if (v != NULL) {
+	for (int i = 0; (v = reply_header_next(c, "Auto-Submitted", &i));) {
 		char *tok = reply_first_token(v);
 		int no = strcmp(tok, "no") == 0;
 
@@ -356,16 +385,16 @@ reply_g_precedence(const struct reply_ctx *c)
 {
 	static const char *const bad[] = {"bulk", "list", "junk", "auto_reply",
 					  NULL};
-	const char *v = reply_header_value(c, "Precedence");
-	char *tok;
+	const char *v;
 	int hit = 0;
 
-	if (v == NULL)
-		return NULL;
-	tok = reply_first_token(v);
-	for (size_t i = 0; bad[i] && !hit; i++)
-		hit = strcmp(tok, bad[i]) == 0;
-	g_free(tok);
+	for (int n = 0; !hit && (v = reply_header_next(c, "Precedence", &n));) {
+		char *tok = reply_first_token(v);
+
+		for (size_t i = 0; bad[i] && !hit; i++)
+			hit = strcmp(tok, bad[i]) == 0;
+		g_free(tok);
+	}
 	return hit ? REPLY_R_PRECEDENCE : NULL;
 }
 
@@ -373,18 +402,19 @@ reply_g_precedence(const struct reply_ctx *c)
 static const char *
 reply_g_ars(const struct reply_ctx *c)
 {
-	const char *v = reply_header_value(c, "X-Auto-Response-Suppress");
-	char **toks;
+	const char *v;
 	int hit = 0;
 
-	if (v == NULL)
-		return NULL;
-	toks = g_strsplit_set(v, ", \t", -1);
-	for (size_t i = 0; toks[i] && !hit; i++)
-		hit = g_ascii_strcasecmp(toks[i], "all") == 0 ||
-		      g_ascii_strcasecmp(toks[i], "autoreply") == 0 ||
-		      g_ascii_strcasecmp(toks[i], "oof") == 0;
-	g_strfreev(toks);
+	for (int n = 0; !hit && (v = reply_header_next(
+				     c, "X-Auto-Response-Suppress", &n));) {
+		char **toks = g_strsplit_set(v, ",; \t", -1);
+
+		for (size_t i = 0; toks[i] && !hit; i++)
+			hit = g_ascii_strcasecmp(toks[i], "all") == 0 ||
+			      g_ascii_strcasecmp(toks[i], "autoreply") == 0 ||
+			      g_ascii_strcasecmp(toks[i], "oof") == 0;
+		g_strfreev(toks);
+	}
 	return hit ? REPLY_R_ARS : NULL;
 }
 
@@ -1109,8 +1139,12 @@ reply_subject(const char *orig)
 	return out;
 }
 
-/* reply_references - the original's References plus its Message-ID:
- * the root and the latest REPLY_MAX_REFERENCES - 1, as "<a> <b>" */
+/*
+ * reply_references - the original's References (or, without one, its
+ * In-Reply-To when that names a single message, RFC 5322 3.6.4) plus its
+ * Message-ID: the root and the latest REPLY_MAX_REFERENCES - 1, as
+ * "<a> <b>"
+ */
 static char *
 reply_references(GMimeMessage *orig, const char *msgid)
 {
@@ -1118,10 +1152,19 @@ reply_references(GMimeMessage *orig, const char *msgid)
 	    g_mime_object_get_header(GMIME_OBJECT(orig), "References");
 	GPtrArray *ids = g_ptr_array_new_with_free_func(g_free);
 	GString *out = g_string_new(NULL);
+	int from_irt = 0;
 
+	if (raw == NULL) {
+		raw =
+		    g_mime_object_get_header(GMIME_OBJECT(orig), "In-Reply-To");
+		from_irt = 1;
+	}
 	if (raw != NULL) {
 		GMimeReferences *refs = g_mime_references_parse(NULL, raw);
 		int n = refs ? g_mime_references_length(refs) : 0;
+
+		if (from_irt && n != 1)
+			n = 0;
 
 		for (int i = 0; i < n; i++) {
 			const char *id =
@@ -1136,7 +1179,8 @@ reply_references(GMimeMessage *orig, const char *msgid)
 	if (reply_msgid_ok(msgid))
 		g_ptr_array_add(ids, g_strdup(msgid));
 	for (guint i = 0; i < ids->len; i++) {
-		if (i > 0 && i < ids->len - (REPLY_MAX_REFERENCES - 1))
+		if (i > 0 && ids->len > REPLY_MAX_REFERENCES &&
+		    i < ids->len - (REPLY_MAX_REFERENCES - 1))
 			continue; /* between the root and the latest */
 		g_string_append_printf(out, "%s<%s>", out->len ? " " : "",
 				       (const char *)ids->pdata[i]);
@@ -1248,6 +1292,8 @@ reply_compose(const struct reply_policy *p, const GMimeMessage *orig,
 	g_mime_object_set_header(GMIME_OBJECT(msg), "Precedence", "bulk", NULL);
 	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Auto-Response-Suppress",
 				 "All", NULL);
+	/* procmail-style loop mark, for systems that read no Auto-Submitted */
+	g_mime_object_set_header(GMIME_OBJECT(msg), "X-Loop", from_addr, NULL);
 	g_mime_object_set_header(GMIME_OBJECT(msg), "MIME-Version", "1.0",
 				 NULL);
 	part = reply_body_part(body);

@@ -102,6 +102,22 @@ static const struct {
      "ok"},
     {"X-Autoreply: yes\n", NULL, NULL, "-", 1, 0, 0, 0, REPLY_SUPPRESS,
      "auto-submitted"},
+    /* a benign first instance must not hide a second */
+    {"Auto-Submitted: no\nAuto-Submitted: auto-generated\n", NULL, NULL, "-", 1,
+     0, 0, 0, REPLY_SUPPRESS, "auto-submitted"},
+    {"Precedence: normal\nPrecedence: bulk\n", NULL, NULL, "-", 1, 0, 0, 0,
+     REPLY_SUPPRESS, "precedence"},
+    {"X-Auto-Response-Suppress: DR\nX-Auto-Response-Suppress: OOF\n", NULL,
+     NULL, "-", 1, 0, 0, 0, REPLY_SUPPRESS, "auto-response-suppress"},
+    {"X-Auto-Response-Suppress: DR;OOF\n", NULL, NULL, "-", 1, 0, 0, 0,
+     REPLY_SUPPRESS, "auto-response-suppress"},
+    /* X-Loop naming one of our addresses: it came from us before */
+    {"X-Loop: support@example.com\n", NULL, NULL, "-", 1, 0, 0, 0,
+     REPLY_SUPPRESS, "own-address"},
+    {"X-Loop: other@elsewhere.example\nX-Loop: Ack <ack@example.com>\n", NULL,
+     NULL, "-", 1, 0, 0, 0, REPLY_SUPPRESS, "own-address"},
+    {"X-Loop: other@elsewhere.example\n", NULL, NULL, "-", 1, 0, 0, 0,
+     REPLY_SEND, "ok"},
     {"List-Id: <users.lists.example>\n", NULL, NULL, "-", 1, 0, 0, 0,
      REPLY_SUPPRESS, "list"},
     {"list-unsubscribe: <mailto:u@x>\n", NULL, NULL, "-", 1, 0, 0, 0,
@@ -505,6 +521,7 @@ START_TEST(test_compose_headers)
 	    {"Auto-Submitted", "auto-replied"},
 	    {"Precedence", "bulk"},
 	    {"X-Auto-Response-Suppress", "All"},
+	    {"X-Loop", "support@example.com"},
 	    {"MIME-Version", "1.0"},
 	    {"Content-Type", "text/plain; charset=utf-8"},
 	    {"Content-Transfer-Encoding", "7bit"},
@@ -668,6 +685,57 @@ START_TEST(test_compose_references)
 	g_free(with_nl);
 	g_free(bytes);
 	g_string_free(h, TRUE);
+}
+END_TEST
+
+/* refs_of - the References of a reply to a message with extra HEADERS */
+static char *
+refs_of(const char *headers)
+{
+	char *bytes = compose(headers, "body", NULL, NULL);
+	char *with_nl = g_strconcat("\n", bytes, NULL);
+	char *v = header_of(with_nl, "References");
+
+	ck_assert_ptr_nonnull(v);
+	g_strdelimit(v, "\t\n", ' ');
+	g_free(with_nl);
+	g_free(bytes);
+	return v;
+}
+
+/* A short thread keeps every id; without References, a single
+ * In-Reply-To id is the parent's (RFC 5322 3.6.4). */
+START_TEST(test_compose_references_short)
+{
+	static const struct {
+		const char *headers, *want;
+	} cases[] = {
+	    {"References: <r1@x.example> <r2@x.example>\n",
+	     "<r1@x.example> <r2@x.example> <abc.123@customer.example>"},
+	    {"In-Reply-To: <r2@x.example>\n",
+	     "<r2@x.example> <abc.123@customer.example>"},
+	    {"In-Reply-To: <r1@x.example> <r2@x.example>\n",
+	     "<abc.123@customer.example>"},
+	    {"References: <r1@x.example>\nIn-Reply-To: <r2@x.example>\n",
+	     "<r1@x.example> <abc.123@customer.example>"},
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *v = refs_of(cases[i].headers);
+		char **w = g_strsplit(v, " ", -1);
+		GString *j = g_string_new(NULL);
+
+		for (char **k = w; *k; k++)
+			if (**k)
+				g_string_append_printf(j, "%s%s",
+						       j->len ? " " : "", *k);
+		ck_assert_msg(strcmp(j->str, cases[i].want) == 0,
+			      "case %zu: [%s], want [%s]", i, j->str,
+			      cases[i].want);
+		g_string_free(j, TRUE);
+		g_strfreev(w);
+		g_free(v);
+	}
 }
 END_TEST
 
@@ -980,6 +1048,7 @@ reply_suite(void)
 	tcase_add_loop_test(tc, test_compose_subject, 0, G_N_ELEMENTS(hostile));
 	tcase_add_loop_test(tc, test_compose_long_subject, 0, 3);
 	tcase_add_test(tc, test_compose_references);
+	tcase_add_test(tc, test_compose_references_short);
 	tcase_add_loop_test(tc, test_compose_bad_to, 0, G_N_ELEMENTS(bad_to));
 	tcase_add_test(tc, test_own_from_header);
 	tcase_add_loop_test(tc, test_first_name, 0, G_N_ELEMENTS(names));
