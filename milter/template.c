@@ -76,7 +76,10 @@ template_var_lookup(const char *name, size_t len)
 	return -1;
 }
 
-/* template_bad_char - whether c may not appear in a template file */
+#define TEMPLATE_BAD_CHAR "control or invisible character U+%04X"
+
+/* template_bad_char - whether c may not appear in a template file, in
+ * its text or in a fallback */
 static int
 template_bad_char(gunichar c)
 {
@@ -136,6 +139,16 @@ template_var(struct template *t, const char *p, const char *name, unsigned line,
 			       TEMPLATE_MAX_VARS);
 		return NULL;
 	}
+	for (const char *q = bar ? bar + 1 : close; q < close;
+	     q += g_utf8_skip[*(const guchar *)q]) {
+		gunichar c = g_utf8_get_char(q);
+
+		if (template_bad_char(c)) {
+			template_error(error_r, name, line, TEMPLATE_BAD_CHAR,
+				       (unsigned)c);
+			return NULL;
+		}
+	}
 	if (bar != NULL &&
 	    g_utf8_strlen(bar + 1, close - bar - 1) > TEMPLATE_MAX_FALLBACK) {
 		template_error(error_r, name, line,
@@ -163,8 +176,7 @@ template_scan(struct template *t, const char *text, const char *name,
 		gunichar c = g_utf8_get_char(p);
 
 		if (template_bad_char(c)) {
-			template_error(error_r, name, line,
-				       "control or invisible character U+%04X",
+			template_error(error_r, name, line, TEMPLATE_BAD_CHAR,
 				       (unsigned)c);
 			return -1;
 		}

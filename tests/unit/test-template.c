@@ -36,6 +36,14 @@ static const struct {
     {"a\nb\rc {ticket}", "t.txt:2: control or invisible character U+000D"},
     {"x \xe2\x80\xae {ticket}",
      "t.txt:1: control or invisible character U+202E"},
+    /* in a fallback too: it goes into the reply as it is */
+    {"ok\nHello {first_name|\x1b[31mthere} {ticket}",
+     "t.txt:2: control or invisible character U+001B"},
+    {"Hello {first_name|a\rb} {ticket}",
+     "t.txt:1: control or invisible character U+000D"},
+    {"Hello {first_name|\xe2\x80\xae"
+     "ereht} {ticket}",
+     "t.txt:1: control or invisible character U+202E"},
     {"{ticket}{ticket}{ticket}{ticket}{ticket}{ticket}{ticket}{ticket}"
      "{ticket}",
      "t.txt:1: more than 8 variables"},
