@@ -22,6 +22,7 @@
 
 #include <glib.h>
 #include <gmime/gmime.h>
+#include <libpsl.h>
 #include <openssl/rand.h>
 
 #include "reply.h"
@@ -593,42 +594,48 @@ reply_g_template(const struct reply_ctx *c)
 	return t && *t ? NULL : REPLY_R_NO_TEMPLATE;
 }
 
-/* reply_org - approximate organizational domain: the last two labels,
- * or three under a two-letter TLD with a generic second level
- * ("example.co.uk"); a stand-in for the Public Suffix List */
+/* reply_psl_ctx - libpsl's newest list: the system's
+ * (/usr/share/publicsuffix) when newer than its built-in one; NULL when
+ * there is neither */
+static const psl_ctx_t *
+reply_psl_ctx(void)
+{
+	static const psl_ctx_t *psl;
+	static gsize done;
+
+	if (g_once_init_enter(&done)) {
+		psl = psl_latest(NULL);
+		g_once_init_leave(&done, 1);
+	}
+	return psl;
+}
+
+/* reply_org - the organizational domain (RFC 7489 3.2): the registrable
+ * domain by the Public Suffix List, lowercase; NULL for a public suffix
+ * itself ("com", "eu.org", "github.io") or without a list */
 static char *
 reply_org(const char *d)
 {
-	static const char *const sld[] = {"co",  "com", "net", "org", "gov",
-					  "ac",  "edu", "ne",  "or",  "go",
-					  "gob", "ltd", "plc", NULL};
-	char *low = g_ascii_strdown(d, -1), *out;
-	char **labels;
-	guint n;
+	const psl_ctx_t *psl = reply_psl_ctx();
+	char *low, *out = NULL;
+	const char *reg;
+	size_t n;
 
-	n = (guint)strlen(low);
+	if (psl == NULL || !g_utf8_validate(d, -1, NULL))
+		return NULL;
+	low = g_utf8_strdown(d, -1);
+	n = strlen(low);
 	while (n > 0 && low[n - 1] == '.')
 		low[--n] = '\0';
-	labels = g_strsplit(low, ".", -1);
-	n = g_strv_length(labels);
-	if (n < 2) {
-		out = g_strdup(low);
-	} else {
-		guint keep = 2;
-
-		if (n >= 3 && strlen(labels[n - 1]) == 2)
-			for (size_t i = 0; sld[i]; i++)
-				if (strcmp(labels[n - 2], sld[i]) == 0)
-					keep = 3;
-		out = g_strjoinv(".", labels + (n - keep));
-	}
-	g_strfreev(labels);
+	reg = psl_registrable_domain(psl, low);
+	if (reg != NULL)
+		out = g_strdup(reg);
 	g_free(low);
 	return out;
 }
 
-/* reply_domain_aligned - relaxed alignment: same domain, or the same
- * approximate organizational domain */
+/* reply_domain_aligned - relaxed alignment (RFC 7489 3.1): the same
+ * domain, or the same organizational domain */
 int
 reply_domain_aligned(const char *a, const char *b)
 {
@@ -641,7 +648,7 @@ reply_domain_aligned(const char *a, const char *b)
 		return 1;
 	oa = reply_org(a);
 	ob = reply_org(b);
-	hit = strchr(oa, '.') != NULL && strcmp(oa, ob) == 0;
+	hit = oa != NULL && ob != NULL && strcmp(oa, ob) == 0;
 	g_free(oa);
 	g_free(ob);
 	return hit;
@@ -789,7 +796,8 @@ reply_ar_prop(const struct reply_ar_pairs *pr, const char *key)
 	return NULL;
 }
 
-/* reply_ar_pass - whether one resinfo is a pass aligned with from_domain */
+/* reply_ar_pass - 1 when one resinfo is a pass aligned with from_domain,
+ * -1 when it is a DMARC fail for from_domain, 0 otherwise */
 static int
 reply_ar_pass(const struct reply_ar_pairs *pr, const char *from_domain)
 {
@@ -797,10 +805,18 @@ reply_ar_pass(const struct reply_ar_pairs *pr, const char *from_domain)
 	const char *d;
 	int hit = 0;
 
-	if (pr->n == 0 || g_ascii_strcasecmp(pr->val[0], "pass") != 0)
+	if (pr->n == 0)
 		return 0;
 	method = g_strndup(pr->key[0], strcspn(pr->key[0], "/"));
-	if (strcmp(method, "dmarc") == 0) {
+	if (g_ascii_strcasecmp(pr->val[0], "pass") != 0) {
+		d = reply_ar_prop(pr, "header.from");
+		hit = strcmp(method, "dmarc") == 0 &&
+			      g_ascii_strcasecmp(pr->val[0], "fail") == 0 &&
+			      (d == NULL ||
+			       g_ascii_strcasecmp(d, from_domain) == 0)
+			  ? -1
+			  : 0;
+	} else if (strcmp(method, "dmarc") == 0) {
 		d = reply_ar_prop(pr, "header.from");
 		hit = d == NULL || g_ascii_strcasecmp(d, from_domain) == 0;
 	} else if (strcmp(method, "spf") == 0) {
@@ -818,9 +834,13 @@ reply_ar_pass(const struct reply_ar_pairs *pr, const char *from_domain)
 	return hit;
 }
 
-/* reply_auth_result - whether one Authentication-Results value comes
- * from a trusted authserv-id and shows dmarc=pass, or an spf or dkim
- * pass aligned with from_domain */
+/*
+ * reply_auth_result - for one Authentication-Results value from a trusted
+ * authserv-id: -1 when it shows dmarc=fail for from_domain (the MTA's
+ * DMARC verdict wins over any pass beside it), else 1 when it shows
+ * dmarc=pass, or an spf or dkim pass aligned with from_domain; 0
+ * otherwise, and for an untrusted authserv-id
+ */
 int
 reply_auth_result(const struct strvec *trusted, const char *value,
 		  const char *from_domain)
@@ -837,11 +857,14 @@ reply_auth_result(const struct strvec *trusted, const char *value,
 	id[strcspn(id, " ")] = '\0'; /* an optional version follows */
 	for (size_t i = 0; i < trusted->n && !ok; i++)
 		ok = *id && g_ascii_strcasecmp(id, trusted->v[i]) == 0;
-	for (size_t i = 1; ok && parts[i] && !hit; i++) {
+	for (size_t i = 1; ok && parts[i] && hit >= 0; i++) {
 		struct reply_ar_pairs pr;
+		int r;
 
 		reply_ar_pairs(parts[i], &pr);
-		hit = reply_ar_pass(&pr, from_domain);
+		r = reply_ar_pass(&pr, from_domain);
+		if (r != 0)
+			hit = r;
 		reply_ar_free(&pr);
 	}
 	g_free(id);
@@ -850,9 +873,10 @@ reply_auth_result(const struct strvec *trusted, const char *value,
 	return hit;
 }
 
-/* reply_g_auth - require_auth: a trusted pass for the From domain, and
- * an envelope sender in that domain, so an authenticated From cannot
- * steer the reply to a third party */
+/* reply_g_auth - require_auth: a trusted pass for the From domain and
+ * no trusted DMARC fail, and an envelope sender in that (organizational)
+ * domain, so an authenticated From cannot steer the reply to a third
+ * party */
 static const char *
 reply_g_auth(const struct reply_ctx *c)
 {
@@ -867,22 +891,24 @@ reply_g_auth(const struct reply_ctx *c)
 	if (*fdom && reply_domain_aligned(reply_domain_of(c->sender), fdom)) {
 		int n = g_mime_header_list_get_count(c->hl), seen = 0;
 
-		for (int i = 0; i < n && !ok && seen < REPLY_MAX_AR_HEADERS;
+		for (int i = 0; i < n && ok >= 0 && seen < REPLY_MAX_AR_HEADERS;
 		     i++) {
 			GMimeHeader *h =
 			    g_mime_header_list_get_header_at(c->hl, i);
+			int r;
 
 			if (g_ascii_strcasecmp(g_mime_header_get_name(h),
 					       "Authentication-Results") != 0)
 				continue;
 			seen++;
-			ok =
-			    reply_auth_result(&c->p->trusted_authserv_ids,
+			r = reply_auth_result(&c->p->trusted_authserv_ids,
 					      g_mime_header_get_value(h), fdom);
+			if (r != 0)
+				ok = r;
 		}
 	}
 	g_free(from);
-	return ok ? NULL : REPLY_R_AUTH;
+	return ok > 0 ? NULL : REPLY_R_AUTH;
 }
 
 /* reply_g_dedup - this sender already got this template recently; an

@@ -129,6 +129,7 @@ char *reply_first_name(const GMimeMessage *m);
 /* The parts of the guards worth testing alone. */
 int reply_is_robot(const char *address);
 int reply_domain_aligned(const char *a, const char *b);
+/* 1 trusted pass aligned with from_domain, -1 trusted dmarc=fail, else 0 */
 int reply_auth_result(const struct strvec *trusted, const char *value,
 		      const char *from_domain);
 

@@ -18,7 +18,7 @@
  * rule features either.  A development aid, not built by make:
  *   cc -I. -Imilter $(pkg-config --cflags gmime-3.0) -o model-cv \
  *	tests/eval/model-cv.c libtriage.a $(pkg-config --libs gmime-3.0 \
- *	libxml-2.0 libconfuse libcrypto libmicrohttpd) -lpcre2-8 -llmdb \
+ *	libxml-2.0 libconfuse libcrypto libmicrohttpd libpsl) -lpcre2-8 -llmdb \
  *	-lhiredis -lcurl -lm
  * The system as the daemon runs it (rules, model and both) is measured by
  * "triage-milter --train TSV --cv K" (tests/eval/run.sh).

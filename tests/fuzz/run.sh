@@ -55,7 +55,7 @@ shift $((OPTIND - 1))
 
 # The \" in cflags are meant: they make the -D values C strings.  Paths
 # with blanks are not supported.
-pkgs="gmime-3.0 libxml-2.0 libpcre2-8 libconfuse libcurl libmicrohttpd hiredis openssl lmdb"
+pkgs="gmime-3.0 libxml-2.0 libpcre2-8 libconfuse libcurl libmicrohttpd hiredis openssl lmdb libpsl"
 cflags="-g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I$top/milter \
  -I${top_builddir:-$top} \
  -DTRIAGE_CONF=\"$top/conf/triage-milter.conf\" \
@@ -66,7 +66,7 @@ cflags="-g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -I$top/milter \
  $(pkg-config --cflags $pkgs 2>/dev/null || pkg-config --cflags gmime-3.0 libxml-2.0)"
 libs="$(pkg-config --libs $pkgs 2>/dev/null ||
 	echo "$(pkg-config --libs gmime-3.0) -lconfuse -lssl -lcrypto -lxml2 \
- -lpcre2-8 -llmdb -lcurl -lmicrohttpd -lhiredis") -lm -pthread"
+ -lpcre2-8 -llmdb -lcurl -lmicrohttpd -lhiredis -lpsl") -lm -pthread"
 # UBSan aborts (so libFuzzer keeps the input), except pointer-overflow:
 # NULL + 0 in normalize.c is hit by most texts and would stop every run
 # (crashers/message/ubsan-*); those are printed and listed at the end.

@@ -344,6 +344,13 @@ static const struct {
     {"evil.co.uk", "shop.co.uk", 0},
     {"example", "example", 1},
     {"com", "evil.com", 0},
+    /* public suffixes that many registrants share (the list, not "the
+     * last two labels") */
+    {"attacker.eu.org", "victim.eu.org", 0},
+    {"a.uk.com", "b.uk.com", 0},
+    {"me.github.io", "you.github.io", 0},
+    {"mail.victim.eu.org", "victim.eu.org", 1},
+    {"shop.example.co.jp", "www.shop.example.co.jp", 1},
     {"", "", 0},
 };
 
@@ -365,7 +372,16 @@ static const struct {
     {"MX.Example.COM 1; dmarc=pass (p=reject) header.from=customer.example", 1},
     {"evil.example; dmarc=pass header.from=customer.example", 0},
     {"mx.example.com.evil; dmarc=pass", 0},
-    {"mx.example.com; dmarc=fail header.from=customer.example", 0},
+    {"mx.example.com; dmarc=fail header.from=customer.example", -1},
+    /* the MTA's DMARC fail wins over a pass beside it */
+    {"mx.example.com; dkim=pass header.d=customer.example; dmarc=fail", -1},
+    {"mx.example.com; dmarc=fail header.from=customer.example; "
+     "spf=pass smtp.mailfrom=jane@customer.example",
+     -1},
+    {"mx.example.com; dmarc=fail header.from=other.example; "
+     "dkim=pass header.d=customer.example",
+     1},
+    {"evil.example; dmarc=fail header.from=customer.example", 0},
     {"mx.example.com; dmarc=pass header.from=other.example", 0},
     {"mx.example.com; spf=pass smtp.mailfrom=jane@customer.example", 1},
     {"mx.example.com; spf=pass smtp.mailfrom=bounce.customer.example", 1},
@@ -407,7 +423,8 @@ START_TEST(test_ar)
 }
 END_TEST
 
-/* Several headers: any trusted pass counts; an untrusted pass does not. */
+/* Several headers: any trusted pass counts, unless a trusted DMARC fail;
+ * an untrusted pass does not. */
 static const struct {
 	const char *headers;
 	int send;
@@ -421,6 +438,18 @@ static const struct {
      1},
     {"Authentication-Results: mx.example.com; dkim=pass header.d=x.example\n"
      "Authentication-Results: other.example; dkim=pass "
+     "header.d=customer.example\n",
+     0},
+    /* one trusted server's DMARC fail outweighs another's DKIM pass, in
+     * either order */
+    {"Authentication-Results: mx2.example.com; dkim=pass "
+     "header.d=customer.example\n"
+     "Authentication-Results: mx.example.com; dmarc=fail "
+     "header.from=customer.example\n",
+     0},
+    {"Authentication-Results: mx.example.com; dmarc=fail "
+     "header.from=customer.example\n"
+     "Authentication-Results: mx2.example.com; dkim=pass "
      "header.d=customer.example\n",
      0},
 };
