@@ -192,12 +192,21 @@ msgbuf_field(struct msgbuf *b, const char *const *piece, const size_t *len,
 	}
 	b->n_headers++;
 	for (size_t i = 0; i < n; i++) {
-		if (len[i] <= room) {
+		size_t keep = room;
+
+		/* the MTA's line end is never cut: a lone CR would be left */
+		if (len[i] <= room || (n > 1 && i == n - 1)) {
 			msgbuf_put(b, piece[i], len[i]);
-			room -= len[i];
+			room -= len[i] <= room ? len[i] : room;
 			continue;
 		}
-		msgbuf_put(b, piece[i], room);
+		/* A cut just after a fold's line break (and its blanks) would
+		 * leave an empty line, which ends the header block: every later
+		 * header, Content-Type too, would be read as body. */
+		while (keep > 0 && strchr("\r\n \t", piece[i][keep - 1]) &&
+		       piece[i][keep - 1] != '\0')
+			keep--;
+		msgbuf_put(b, piece[i], keep);
 		msgbuf_put(b, "\r\n", 2);
 		b->truncated = 1;
 		return;

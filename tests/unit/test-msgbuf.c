@@ -187,6 +187,62 @@ START_TEST(test_header_limits)
 }
 END_TEST
 
+/* A cut at max_header_bytes never leaves an empty line (which would end
+ * the header block early) nor a lone CR. */
+static const struct {
+	const char *value, *want;
+	int truncated;
+} fold_cuts[] = {
+    /* the cut lands just after the fold's CRLF */
+    {"0123456789ABCDE\r\n\tmore", "S: 0123456789ABCDE\r\nT: 1\r\n\r\nx", 1},
+    /* ... after the CRLF and its blank */
+    {"0123456789ABCD\r\n\tmore", "S: 0123456789ABCD\r\nT: 1\r\n\r\nx", 1},
+    /* ... between its CR and LF */
+    {"0123456789ABCDEF\r\n\tx", "S: 0123456789ABCDEF\r\nT: 1\r\n\r\nx", 1},
+    /* the value fits, its line end does not: nothing is cut */
+    {"0123456789ABCDEFG", "S: 0123456789ABCDEFG\r\nT: 1\r\n\r\nx", 0},
+    {"0123456789ABCDEFGH", "S: 0123456789ABCDEFG\r\nT: 1\r\n\r\nx", 1},
+};
+
+START_TEST(test_fold_cut)
+{
+	struct msgbuf_limits lim = {.max_header_bytes = 20};
+	struct msgbuf *b = msgbuf_new(&lim);
+	GString *g;
+
+	msgbuf_header(b, "S", fold_cuts[_i].value, 0);
+	msgbuf_header(b, "T", "1", 0);
+	msgbuf_eoh(b);
+	msgbuf_body(b, "x", 1);
+	g = take(b);
+	ck_assert_str_eq(g->str, fold_cuts[_i].want);
+	ck_assert_int_eq(msgbuf_truncated(b), fold_cuts[_i].truncated);
+	g_string_free(g, TRUE);
+	msgbuf_free(b);
+}
+END_TEST
+
+/* The same on a raw message (-t, --eval DIR, --train DIR). */
+START_TEST(test_fold_cut_raw)
+{
+	static const char raw[] = "B: 0123456789ABCDE\n"
+				  "\tmore\n"
+				  "C: 3\n"
+				  "\n"
+				  "body\n";
+	struct msgbuf_limits lim = {.max_header_bytes = 20};
+	struct msgbuf *b = msgbuf_new(&lim);
+	GString *g;
+
+	msgbuf_feed_raw(b, raw, strlen(raw));
+	g = take(b);
+	ck_assert_str_eq(g->str, "B: 0123456789ABCDE\r\nC: 3\n\nbody\n");
+	ck_assert_int_eq(msgbuf_truncated(b), 1);
+	g_string_free(g, TRUE);
+	msgbuf_free(b);
+}
+END_TEST
+
 /* a raw message goes through the same header limits as the MTA's fields */
 START_TEST(test_feed_raw)
 {
@@ -234,6 +290,8 @@ msgbuf_suite(void)
 	tcase_add_test(tc, test_spill_write_error);
 	tcase_add_test(tc, test_header_limits);
 	tcase_add_test(tc, test_feed_raw);
+	tcase_add_loop_test(tc, test_fold_cut, 0, G_N_ELEMENTS(fold_cuts));
+	tcase_add_test(tc, test_fold_cut_raw);
 	suite_add_tcase(s, tc);
 	return s;
 }
