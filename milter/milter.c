@@ -666,6 +666,30 @@ milter_reserve(const char *key, const char **why_r)
 	return 0;
 }
 
+/*
+ * milter_reserve_hour - count this acknowledgment in the hourly window now,
+ * as it is queued (atomically: a Lua script in Redis, one transaction in
+ * LMDB), so that a slow or failing transport cannot let a queue's worth
+ * of replies past max_per_hour; 0, or -1 with *why_r.  What passes the
+ * cap in a race is held back and stays counted.
+ */
+static int
+milter_reserve_hour(const struct triage_config *cf, const char **why_r)
+{
+	unsigned long n = 0;
+
+	if (milter_store == NULL ||
+	    store_window_add(milter_store, ACK_HOUR_KEY, ACK_HOUR_S, &n) != 0) {
+		*why_r = "store-unavailable";
+		return -1;
+	}
+	if (n > cf->reply.max_per_hour) {
+		*why_r = "rate-limit";
+		return -1;
+	}
+	return 0;
+}
+
 /* milter_queue_ack - hand a "send" decision to the sender thread */
 static void
 milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
@@ -681,6 +705,9 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 	} else if (a->dedup_key != NULL &&
 		   milter_reserve(a->dedup_key, &why) != 0) {
 		; /* another message of this sender got there first */
+	} else if (milter_reserve_hour(cf, &why) != 0) {
+		if (a->dedup_key != NULL)
+			(void)store_del(milter_store, a->dedup_key);
 	} else {
 		struct sender_job *job = g_new0(struct sender_job, 1);
 
@@ -692,7 +719,6 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 		job->len = a->len;
 		job->dedup_key = g_strdup(a->dedup_key);
 		job->dedup_ttl = cf->reply.interval_s;
-		job->count_key = g_strdup(ACK_HOUR_KEY);
 		if (sender_submit(milter_sender, job) != 0) {
 			why = "queue-full";
 			if (a->dedup_key != NULL)

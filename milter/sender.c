@@ -49,7 +49,6 @@ sender_job_free(struct sender_job *job)
 	g_free(job->env_from);
 	g_free(job->data);
 	g_free(job->dedup_key);
-	g_free(job->count_key);
 	g_free(job);
 	return NULL;
 }
@@ -312,12 +311,8 @@ sender_process(struct sender *s, struct sender_job *job)
 	job->tries++;
 	rc = sender_deliver(&s->cf, job, &error);
 	if (rc == 0) {
-		unsigned long n = 0;
-
 		if (job->dedup_key != NULL)
 			(void)store_set(s->st, job->dedup_key, job->dedup_ttl);
-		if (job->count_key != NULL && s->st != NULL)
-			(void)store_window_add(s->st, job->count_key, 3600, &n);
 		log_info("%s: acknowledgment sent to %s", job->qid, job->to);
 		return 0;
 	}

@@ -45,7 +45,6 @@ struct sender_job {
 	size_t len;
 	char *dedup_key;    /* store key; NULL = no dedup */
 	unsigned dedup_ttl; /* seconds */
-	char *count_key;    /* hourly counter key; NULL = none */
 	int reserved;       /* the caller already holds the dedup mark */
 	unsigned tries;
 	long long not_before; /* monotonic us */

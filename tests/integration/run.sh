@@ -12,6 +12,7 @@
 #   route.lua      route actions: add recipient, redirect, quarantine
 #   skip.lua       skip lists: internal hosts, auth, sender/recipient
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
+#   ratecap.lua    max_per_hour = 2 with a slow transport: 2 sent, 4 held
 # miltertest cannot see the index of a header change, so a few lines of
 # Python speak the milter protocol to check the deletions' indices and
 # order (X-Triage-Flags 2 before 1).  Finally abort.lua runs once more
@@ -252,6 +253,24 @@ t_milter_start "max_scan_bytes = 4096" ||
 	t_hard_error "the milter did not start with max_scan_bytes = 4096"
 run_lua truncated -D plain="$plain"
 stop_milter "max_scan_bytes = 4096"
+
+# ---- max_per_hour with a slow transport -------------------------------------
+# Each reply takes 3 s to hand off, so every decision below is taken
+# before any reply reached the MTA: the cap must count queued replies.
+printf '#!/bin/sh\nsleep 3\ncat >>"%s/ratecap.sent"\necho . >>"%s/ratecap.sent"\n' \
+	"$T" "$T" >"$T/slow-sendmail"
+chmod 755 "$T/slow-sendmail"
+t_milter_start "store = \"lmdb:$T/ratecap-store\"" 'reply {' \
+	'	enable = true' '	addresses = {"support@example.com"}' \
+	'	from = "Example Support <support@example.com>"' \
+	"	templates = \"$top_srcdir/conf/templates\"" \
+	"	transport = \"sendmail:$T/slow-sendmail\"" '	max_per_hour = 2' \
+	'	drain = "30s"' '}' ||
+	t_hard_error "the milter did not start with max_per_hour = 2"
+run_lua ratecap -D plain="$plain"
+stop_milter "max_per_hour = 2"
+t_eq "max_per_hour = 2: two replies reached the transport" 2 \
+	"$(grep -c '^\.$' "$T/ratecap.sent" 2>/dev/null || echo 0)"
 
 # ---- abort.lua under valgrind ---------------------------------------------
 # An ASan build cannot run under valgrind; it checks the same itself.
