@@ -15,7 +15,20 @@
 /* Configuration and rule files are small; a bigger one is a mistake. */
 #define CFGFILE_MAX_BYTES (16 * 1024 * 1024)
 
+/*
+ * cfgfile_read - a configuration or rule file's text with comments
+ * blanked, for libconfuse; NULL with "path:line: why" for what libconfuse
+ * would misread without a word: a NUL byte (it stops reading there),
+ * UTF-16, an unterminated comment or string (the rest of the file
+ * vanishes), a '{' never closed.  A UTF-8 byte-order mark is dropped.
+ */
+char *cfgfile_read(const char *path, char **error_r);
+
+/* cfgfile_line_of - the line (from 1) of byte offset off in text */
+unsigned cfgfile_line_of(const char *text, size_t off);
+
+/* cfgfile_parse - cfgfile_read() then cfg_parse_fp(), errors as
+ * "path:line: message" */
 int cfgfile_parse(cfg_t *cfg, const char *path, char **error_r);
-char *cfgfile_strip_comments(const char *text, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <glob.h>
+#include <math.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,7 +287,7 @@ validate_category(cfg_t *cfg, cfg_opt_t *opt)
 		return -1;
 	}
 	if (cfg_size(sec, "threshold") > 0 &&
-	    cfg_getfloat(sec, "threshold") <= 0) {
+	    !(cfg_getfloat(sec, "threshold") > 0)) {
 		cfg_error(cfg, "category %s: threshold must be above 0",
 			  cfg_title(sec));
 		return -1;
@@ -332,6 +333,10 @@ static const struct {
     {"max_concurrent_scans", 0, 4096},
     {"length|long_words", 1, INT_MAX},
     {"length|long_paragraphs", 1, INT_MAX},
+    /* kept in int and unsigned: what does not fit must not wrap */
+    {"category|priority", -1000000, 1000000},
+    {"reply|max_per_hour", 0, 100000000},
+    {"frequent|messages", 0, 100000000},
 };
 
 /* validate_listed - the range of config_ranges[] for this key */
@@ -347,6 +352,21 @@ validate_listed(cfg_t *cfg, cfg_opt_t *opt)
 		if (strcmp(bar != NULL ? bar + 1 : p, name) == 0)
 			return validate_range(cfg, opt, config_ranges[i].lo,
 					      config_ranges[i].hi);
+	}
+	return 0;
+}
+
+/* validate_finite - a number option: "nan" and "inf" parse as numbers
+ * (strtod) but no comparison with a threshold can use them */
+static int
+validate_finite(cfg_t *cfg, cfg_opt_t *opt)
+{
+	double v = cfg_opt_getnfloat(opt, 0);
+
+	if (!isfinite(v)) {
+		cfg_error(cfg, "%s = %g: must be a finite number",
+			  cfg_opt_name(opt), v);
+		return -1;
 	}
 	return 0;
 }
@@ -544,6 +564,9 @@ config_schema(void)
 	cfg_set_validate_func(cfg, "internal_hosts", validate_hosts);
 	cfg_set_validate_func(cfg, "stats_listen", validate_stats_listen);
 	cfg_set_validate_func(cfg, "skipped_headers", validate_skipped);
+	cfg_set_validate_func(cfg, "category|threshold", validate_finite);
+	cfg_set_validate_func(cfg, "model|weight", validate_finite);
+	cfg_set_validate_func(cfg, "model|threshold", validate_finite);
 	return cfg;
 }
 
@@ -737,13 +760,27 @@ config_strvec(cfg_t *sec, const char *name, int lower, struct strvec *out)
 	}
 }
 
+/* config_near - file as given when absolute, else relative to the
+ * directory of the configuration at path */
+static char *
+config_near(const char *path, const char *file)
+{
+	char *dir, *out;
+
+	if (g_path_is_absolute(file))
+		return g_strdup(file);
+	dir = g_path_get_dirname(path ? path : ".");
+	out = g_build_filename(dir, file, NULL);
+	g_free(dir);
+	return out;
+}
+
 /* config_reply - the reply section into the policy and sender config */
 static int
 config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	     char **error_r)
 {
 	cfg_t *r = cfg_getsec(cfg, "reply");
-	char *dir = g_path_get_dirname(path ? path : ".");
 	const char *tdir = cfg_getstr(r, "templates");
 	char *err = NULL;
 
@@ -771,9 +808,7 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	cf->support_name = g_strdup(cfg_getstr(r, "support_name"));
 	cf->reply_within = g_strdup(cfg_getstr(r, "reply_within"));
 	cf->default_template = g_strdup(cfg_getstr(r, "default_template"));
-	cf->templates_dir = g_path_is_absolute(tdir)
-				? g_strdup(tdir)
-				: g_build_filename(dir, tdir, NULL);
+	cf->templates_dir = config_near(path, tdir);
 	cf->sender.transport = g_strdup(cfg_getstr(r, "transport"));
 	cf->sender.smtp_user = g_strdup(cfg_getstr(r, "smtp_user"));
 	cf->sender.smtp_password = g_strdup(cfg_getstr(r, "smtp_password"));
@@ -781,7 +816,6 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	cf->sender.timeout_s =
 	    (unsigned)config_duration(cfg_getstr(r, "timeout"));
 	cf->drain_s = (unsigned)config_duration(cfg_getstr(r, "drain"));
-	g_free(dir);
 	if (cf->reply.enable && *cf->store_uri == '\0') {
 		*error_r = g_strdup_printf(
 		    "%s: reply: enable needs a store (store = \"lmdb:DIR\") "
@@ -929,22 +963,40 @@ config_templates(struct triage_config *cf, char **error_r)
 	return rc;
 }
 
+/* What made glob() give up: a directory it could not read. */
+static __thread char config_glob_dir[512];
+static __thread int config_glob_errno;
+
+/* config_glob_err - glob()'s error callback: a directory that exists but
+ * cannot be read (permission, I/O) stops the expansion, so that rules
+ * cannot vanish quietly; a missing one only matches nothing */
+static int
+config_glob_err(const char *epath, int eerrno)
+{
+	if (eerrno == ENOENT || eerrno == ENOTDIR)
+		return 0;
+	g_strlcpy(config_glob_dir, epath, sizeof(config_glob_dir));
+	config_glob_errno = eerrno;
+	return 1;
+}
+
 /* config_rule_files - expand the rules globs (relative to the config) */
 static int
 config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 		  char **error_r)
 {
-	char *dir = g_path_get_dirname(path ? path : ".");
 	GPtrArray *files = g_ptr_array_new();
 	int rc = 0;
 
 	for (unsigned i = 0; i < cfg_size(cfg, "rules") && rc == 0; i++) {
 		const char *pat = cfg_getnstr(cfg, "rules", i);
-		char *full = g_path_is_absolute(pat)
-				 ? g_strdup(pat)
-				 : g_build_filename(dir, pat, NULL);
+		char *full = config_near(path, pat);
 		glob_t g;
-		int grc = glob(full, 0, NULL, &g);
+		int grc;
+
+		config_glob_dir[0] = '\0';
+		config_glob_errno = 0;
+		grc = glob(full, 0, config_glob_err, &g);
 
 		if (grc == 0) {
 			for (size_t j = 0; j < g.gl_pathc; j++)
@@ -954,19 +1006,24 @@ config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 			*error_r = g_strdup_printf(
 			    "%s: rules file %s: no such file", path, full);
 			rc = -1;
+		} else if (grc == GLOB_ABORTED && config_glob_errno != 0) {
+			*error_r = g_strdup_printf(
+			    "%s: rules %s: cannot read directory %s: %s", path,
+			    full, config_glob_dir,
+			    g_strerror(config_glob_errno));
+			rc = -1;
 		} else if (grc != GLOB_NOMATCH) {
 			*error_r = g_strdup_printf("%s: rules %s: cannot read",
 						   path, full);
 			rc = -1;
 		}
-		if (grc == 0 || grc == GLOB_NOMATCH)
+		if (grc == 0 || grc == GLOB_NOMATCH || grc == GLOB_ABORTED)
 			globfree(&g);
 		g_free(full);
 	}
 	g_ptr_array_add(files, NULL);
 	cf->n_rule_files = files->len - 1;
 	cf->rule_files = (char **)g_ptr_array_free(files, FALSE);
-	g_free(dir);
 	return rc;
 }
 
@@ -1009,7 +1066,8 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	return 0;
 }
 
-/* config_signing - load the signing and verification keys */
+/* config_signing - load the signing and verification keys (a relative
+ * key file is relative to the configuration, like rules and templates) */
 static int
 config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 {
@@ -1020,6 +1078,8 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 	struct sign_key_spec *specs =
 	    g_new0(struct sign_key_spec, n_verify + 1);
 	char **split = g_new0(char *, n_verify + 1);
+	char **near = g_new0(char *, n_verify + 1);
+	char *key_file = NULL;
 	size_t n = 0;
 	char *err = NULL;
 	int rc = 0;
@@ -1034,7 +1094,7 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 			goto out;
 		}
 		specs[n].key_id = kid;
-		specs[n++].key_file = file;
+		specs[n++].key_file = key_file = config_near(cf->path, file);
 	}
 	/* older keys, "kid:/path", still verify (rotation) */
 	for (unsigned i = 0; i < n_verify; i++) {
@@ -1053,7 +1113,8 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 		}
 		*colon = '\0';
 		specs[n].key_id = split[i];
-		specs[n++].key_file = colon + 1;
+		near[i] = config_near(cf->path, colon + 1);
+		specs[n++].key_file = near[i];
 	}
 	if (n == 0)
 		goto out;
@@ -1064,6 +1125,8 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 		rc = -1;
 	}
 out:
+	g_strfreev(near);
+	g_free(key_file);
 	for (unsigned i = 0; i < n_verify; i++)
 		g_free(split[i]);
 	g_free(split);
@@ -1085,15 +1148,8 @@ config_model(struct triage_config *cf, cfg_t *cfg, const char *path,
 	cf->model_threshold = cfg_getfloat(sec, "threshold");
 	if (*file == '\0')
 		return 0;
-	if (g_path_is_absolute(file)) {
-		cf->model_file = g_strdup(file);
-	} else {
-		char *dir = g_path_get_dirname(path ? path : ".");
-
-		cf->model_file = g_build_filename(dir, file, NULL);
-		g_free(dir);
-	}
-	if (cf->model_threshold <= 0 || cf->model_threshold >= 1 ||
+	cf->model_file = config_near(path, file);
+	if (!(cf->model_threshold > 0 && cf->model_threshold < 1) ||
 	    config_category(cf, cf->model_category) == NULL) {
 		*error_r = g_strdup_printf(
 		    "%s: model: threshold must be between 0 and 1 and "
@@ -1173,7 +1229,10 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->skipped_flag =
 	    strcmp(cfg_getstr(cfg, "skipped_headers"), "flag") == 0;
 	cf->store_uri = g_strdup(cfg_getstr(cfg, "store"));
-	cf->store_key_file = g_strdup(cfg_getstr(cfg, "store_key_file"));
+	cf->store_key_file =
+	    *cfg_getstr(cfg, "store_key_file")
+		? config_near(path, cfg_getstr(cfg, "store_key_file"))
+		: g_strdup("");
 	if (config_reply(cf, cfg, path, error_r) != 0)
 		return config_unref(cf);
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
@@ -1222,7 +1281,12 @@ config_load(const char *path, char **error_r)
 			g_string_printf(errbuf, "%s: parse error", path);
 		*error_r = g_strdup(errbuf->str);
 	} else {
-		cf = config_from_cfg(cfg, path, 1, error_r);
+		/* absolute, so that what is relative to it stays right after
+		 * the daemon's chdir("/") and at every reload */
+		char *abs = g_canonicalize_filename(path, NULL);
+
+		cf = config_from_cfg(cfg, abs, 1, error_r);
+		g_free(abs);
 	}
 	g_string_free(errbuf, TRUE);
 	cfg_free(cfg);

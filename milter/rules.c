@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <confuse.h>
@@ -85,8 +86,16 @@ rules_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 static int
 rules_note_line(cfg_t *cfg, cfg_opt_t *opt)
 {
-	char *key = g_strdup_printf("%p|%s", (void *)cfg, opt->name);
-	char *sec = g_strdup_printf("%p", (void *)cfg);
+	char *key, *sec;
+
+	/* "nan" and "inf" parse as numbers (strtod); no score can be one */
+	if (opt->type == CFGT_FLOAT &&
+	    !isfinite(cfg_opt_getnfloat(opt, cfg_opt_size(opt) - 1))) {
+		cfg_error(cfg, "%s: must be a finite number", opt->name);
+		return -1;
+	}
+	key = g_strdup_printf("%p|%s", (void *)cfg, opt->name);
+	sec = g_strdup_printf("%p", (void *)cfg);
 
 	/* a list calls back once per element: keep its first line */
 	if (!g_hash_table_contains(rules_lines, key))
@@ -299,19 +308,23 @@ rules_add_lexicon(struct rules_build *b, unsigned rule, const char *file,
 			 ? g_strdup(name)
 			 : g_build_filename(dir, name, NULL);
 	char *text = NULL, **lines;
+	const gchar *bad;
 	GError *gerr = NULL;
+	gsize len;
 	int rc = 0;
 
 	g_free(dir);
-	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+	if (!g_file_get_contents(path, &text, &len, &gerr)) {
 		rules_fail(b, file, line, "lexicon \"%s\": %s", name,
 			   gerr->message);
 		g_error_free(gerr);
 		g_free(path);
 		return -1;
 	}
-	if (!g_utf8_validate(text, -1, NULL)) {
-		rules_fail(b, file, line, "lexicon \"%s\": not UTF-8", name);
+	/* the lexicon's own line; a NUL byte would end the list early */
+	if (!g_utf8_validate(text, (gssize)len, &bad)) {
+		rules_fail(b, path, (int)cfgfile_line_of(text, bad - text),
+			   "%s", *bad == '\0' ? "NUL byte" : "not UTF-8");
 		g_free(text);
 		g_free(path);
 		return -1;
@@ -835,20 +848,13 @@ rules_read_file(struct rules_build *b, const char *path)
 		    CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 	    CFG_END(),
 	};
-	GError *gerr = NULL;
-	char *raw = NULL, *text;
-	gsize len;
+	char *text;
 	cfg_t *cfg;
 	int rc;
 
-	if (!g_file_get_contents(path, &raw, &len, &gerr)) {
-		b->error = g_strdup_printf("%s: %s", path, gerr->message);
-		g_error_free(gerr);
-		return -1;
-	}
 	/* libconfuse 3.3 counts comment lines twice: see cfgfile.h */
-	text = cfgfile_strip_comments(raw, len);
-	g_free(raw);
+	if ((text = cfgfile_read(path, &b->error)) == NULL)
+		return -1;
 	cfg = cfg_init(top, CFGF_NONE);
 	cfg_set_error_function(cfg, rules_errfunc);
 	for (size_t i = 0; i < G_N_ELEMENTS(opts); i++) {

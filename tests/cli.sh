@@ -75,6 +75,39 @@ bad_config few-headers 1 'max_headers = 2\n'
 bad_config small-header-bytes 1 'max_header_bytes = 10\n'
 bad_config low-regex-limit 1 'regex_match_limit = 5\n'
 bad_config too-many-scans 1 'max_concurrent_scans = 100000\n'
+# What libconfuse would pass over in silence: it stops at a NUL byte, takes
+# the rest of the file into an unterminated comment, closes a section at
+# the end of the file.
+bad_config nul-byte 2 'max_mime_depth = 5\n\0no_such_key = 1\n'
+bad_config unterminated-comment 2 \
+	'max_mime_depth = 5\n/* start\nmax_scan_bytes = 1\nno_such_key = 7\n'
+bad_config unterminated-string 2 'max_mime_depth = 5\npidfile = "/run/x\n'
+bad_config unclosed-brace 2 '\nlength {\n\tlong_words = 5\n'
+# a backslash pair inside single quotes does not escape the closing quote
+bad_config single-quote-backslash 2 \
+	"user = 'a\\\\\\\\'  # it's\nno_such_key = \"#\"\nmax_mime_depth = 5\n"
+# "nan" and "inf" parse as numbers; ints must not wrap in int or unsigned
+bad_config nan-threshold 2 'category legal {\n\tthreshold = nan\n}\n'
+bad_config inf-model-weight 3 'model {\n\n\tweight = inf\n}\n'
+bad_config huge-priority 2 'category public {\n\tpriority = 4294967295\n}\n'
+bad_config huge-max-per-hour 2 'reply {\n\tmax_per_hour = 4294967296\n}\n'
+# a relative key file is relative to the configuration, not to the
+# directory the command (or the daemon, after its chdir) runs in
+mkdir -p "$T/relkey"
+"$M" --generate-key "$T/relkey/k1.key" >/dev/null 2>&1
+printf 'signing {\n\tkey_id = "k1"\n\tkey_file = "k1.key"\n}\n' \
+	>"$T/relkey/relkey.conf"
+rc=0
+err=$(cd / && "$M" -n -c "$T/relkey/relkey.conf" 2>&1) || rc=$?
+t_eq "-n run from / finds key_file next to its configuration" 0 "$rc"
+[ "$rc" = 0 ] || t_log "stderr: $err"
+printf '\377\376m\000a\000' >"$T/utf16.conf"
+run -n -c "$T/utf16.conf"
+t_eq "-n on a UTF-16 file: exit 1" 1 "$rc"
+t_match "... saying so" "utf16.conf: UTF-16 text; save it as UTF-8" "$err"
+printf '\357\273\277max_mime_depth = 5\n' >"$T/bom.conf"
+run -n -c "$T/bom.conf"
+t_eq "-n on a file with a UTF-8 byte-order mark: exit 0" 0 "$rc"
 # a temp_dir that cannot take files is a warning: mail flows anyway
 printf 'temp_dir = "%s/no-such-dir"\n' "$T" >"$T/tempdir.conf"
 run -n -c "$T/tempdir.conf"
@@ -94,6 +127,39 @@ printf '%b' 'rule LOCAL_BAD {\n\tcategory = "legal"\n\tregex = "(unclosed"\n}\n'
 run -n -c "$T/rules.conf"
 t_eq "-n with a bad regex: exit 1" 1 "$rc"
 t_match "-n names the regex's file and line" "^$T/rules/bad-example.rules:3: " "$err"
+# a NUL byte would end the file (or word list) early, without a word
+printf '%b' 'rule LOCAL_A {\n\tcategory = "legal"\n\tphrases = {"a b"}\n}\n\0rule LOCAL_B {\n}\n' >"$T/rules/bad-example.rules"
+run -n -c "$T/rules.conf"
+t_eq "-n with a NUL byte in a rule file: exit 1" 1 "$rc"
+t_match "... naming its file and line" "^$T/rules/bad-example.rules:5: NUL byte" "$err"
+printf '%b' 'rule LOCAL_LEX {\n\tcategory = "legal"\n\tlexicon = {"lex.txt"}\n}\n' >"$T/rules/bad-example.rules"
+printf '%b' 'sue you\nfoo\0\nbar\n' >"$T/rules/lex.txt"
+run -n -c "$T/rules.conf"
+t_match "-n names a word list's NUL byte by its own file and line" \
+	"^$T/rules/lex.txt:2: NUL byte" "$err"
+printf '%b' 'sue you\nfoo\nb\377r\n' >"$T/rules/lex.txt"
+run -n -c "$T/rules.conf"
+t_match "-n names a word list's bad UTF-8 by its own file and line" \
+	"^$T/rules/lex.txt:3: not UTF-8" "$err"
+printf '%b' 'rule LOCAL_NAN {\n\tcategory = "legal"\n\tphrases = {"a b"}\n\tscore = nan\n}\n' >"$T/rules/bad-example.rules"
+run -n -c "$T/rules.conf"
+t_match "-n refuses a rule score of nan, naming file and line" \
+	"^$T/rules/bad-example.rules:4: score: must be a finite number" "$err"
+rm -f "$T/rules/bad-example.rules" "$T/rules/lex.txt"
+# A rules directory that cannot be read is an error, not "no rules"
+# (root reads everything: checked as nobody, where runuser exists).
+if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1 &&
+	runuser -u nobody -- "$M" -V >/dev/null 2>&1; then
+	mkdir -p "$T/locked" && : >"$T/locked/a.rules"
+	chmod 700 "$T/locked"
+	chmod 755 "$T"
+	printf 'rules = {"%s/locked/*.rules"}\n' "$T" >"$T/locked.conf"
+	chmod 644 "$T/locked.conf"
+	rc=0
+	err=$(runuser -u nobody -- "$M" -n -c "$T/locked.conf" 2>&1) || rc=$?
+	t_eq "-n with an unreadable rules directory: exit 1" 1 "$rc"
+	t_match "... naming it" "cannot read directory $T/locked: Permission denied" "$err"
+fi
 printf 'rules = {"%s/rules/*.rules"}\n' "$top_srcdir" >"$T/shipped.conf"
 run -n -c "$T/shipped.conf"
 t_eq "-n on the shipped rules (every example checked): exit 0" 0 "$rc"

@@ -162,6 +162,29 @@ START_TEST(test_missing_file)
 }
 END_TEST
 
+/* A configuration named by a relative path keeps an absolute one: the
+ * daemon changes to / and reloads from cf->path. */
+START_TEST(test_relative_path)
+{
+	char *path = write_conf("length {\n  long_words = 300\n}\n");
+	char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
+	char *was = g_get_current_dir(), *err = NULL;
+	struct triage_config *cf;
+
+	ck_assert_int_eq(chdir(dir), 0);
+	cf = config_load(base, &err);
+	ck_assert_int_eq(chdir(was), 0);
+	ck_assert_msg(cf != NULL, "error: %s", err);
+	ck_assert_str_eq(cf->path, path);
+	config_unref(cf);
+	unlink(path);
+	g_free(path);
+	g_free(dir);
+	g_free(base);
+	g_free(was);
+}
+END_TEST
+
 static const struct {
 	const char *spec;
 	int ok;
@@ -274,6 +297,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_errors, 0, G_N_ELEMENTS(bad));
 	tcase_add_test(tc, test_category_override);
 	tcase_add_test(tc, test_missing_file);
+	tcase_add_test(tc, test_relative_path);
 	tcase_add_loop_test(tc, test_socket_specs, 0, G_N_ELEMENTS(sockets));
 	tcase_add_test(tc, test_sample_config);
 	tcase_add_test(tc, test_restart_keys);
