@@ -21,6 +21,7 @@ struct cfgfile_scan {
 	unsigned open_line;  /* line of an unterminated comment or string */
 	const char *open;    /* "comment" or "string", or NULL */
 	unsigned brace_line; /* line of the last '{' never closed, or 0 */
+	unsigned star_line;  /* line of a '*' outside quotes, or 0 */
 };
 
 /* Braces nested deeper than this are not a configuration. */
@@ -35,6 +36,8 @@ cfgfile_strip(const char *text, size_t len, struct cfgfile_scan *sc)
 	enum { CODE, DQ, SQ, LINE, BLOCK } st = CODE;
 	unsigned line = 1, start = 0, depth = 0;
 	unsigned brace[CFGFILE_MAX_DEPTH];
+
+	sc->star_line = 0;
 
 	for (size_t i = 0; i < len; i++) {
 		char c = text[i], next = i + 1 < len ? text[i + 1] : '\0';
@@ -61,6 +64,8 @@ cfgfile_strip(const char *text, size_t len, struct cfgfile_scan *sc)
 				depth++;
 			} else if (c == '}' && depth > 0) {
 				depth--;
+			} else if (c == '*' && sc->star_line == 0) {
+				sc->star_line = line;
 			}
 			break;
 		case DQ:
@@ -129,6 +134,7 @@ cfgfile_read(const char *path, char **error_r)
 	const char *nul;
 	gsize len;
 
+	*error_r = NULL;
 	if (!g_file_get_contents(path, &raw, &len, &gerr)) {
 		*error_r =
 		    g_strdup_printf("%s: cannot read: %s", path, gerr->message);
@@ -160,14 +166,21 @@ cfgfile_read(const char *path, char **error_r)
 		memset(raw, ' ', 3);
 	text = cfgfile_strip(raw, len, &sc);
 	g_free(raw);
-	if (sc.open != NULL || sc.brace_line != 0) {
-		/* libconfuse would take the rest of the file as a comment, or
-		 * a section as ending at the end of the file */
-		*error_r = sc.open != NULL
-			       ? g_strdup_printf("%s:%u: unterminated %s", path,
-						 sc.open_line, sc.open)
-			       : g_strdup_printf("%s:%u: '{' never closed",
-						 path, sc.brace_line);
+	/* libconfuse would take the rest of the file as a comment, a
+	 * section as ending at the end of the file, and drop a '*' from an
+	 * unquoted value ({*@example.com} is "@example.com") */
+	if (sc.open != NULL)
+		*error_r = g_strdup_printf("%s:%u: unterminated %s", path,
+					   sc.open_line, sc.open);
+	else if (sc.brace_line != 0)
+		*error_r = g_strdup_printf("%s:%u: '{' never closed", path,
+					   sc.brace_line);
+	else if (sc.star_line != 0)
+		*error_r = g_strdup_printf(
+		    "%s:%u: '*' outside quotes, which libconfuse drops: "
+		    "quote the value (\"*@example.com\")",
+		    path, sc.star_line);
+	if (*error_r != NULL) {
 		g_free(text);
 		return NULL;
 	}

@@ -83,6 +83,8 @@ bad_config unterminated-comment 2 \
 	'max_mime_depth = 5\n/* start\nmax_scan_bytes = 1\nno_such_key = 7\n'
 bad_config unterminated-string 2 'max_mime_depth = 5\npidfile = "/run/x\n'
 bad_config unclosed-brace 2 '\nlength {\n\tlong_words = 5\n'
+# unquoted, {postmaster@*} would be "postmaster@", matching nobody
+bad_config unquoted-star 2 '\nskip_recipients = {postmaster@*}\n'
 # a backslash pair inside single quotes does not escape the closing quote
 bad_config single-quote-backslash 2 \
 	"user = 'a\\\\\\\\'  # it's\nno_such_key = \"#\"\nmax_mime_depth = 5\n"
