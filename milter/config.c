@@ -1055,14 +1055,20 @@ config_check_rules(struct triage_config *cf, char **error_r)
 	rules_set_regex_limits(cf->rules, cf->regex_match_limit,
 			       cf->regex_depth_limit);
 	n = rules_categories(cf->rules, &names);
-	for (size_t i = 0; i < n; i++)
-		if (config_category(cf, names[i]) == NULL) {
-			*error_r = g_strdup_printf(
-			    "%s: rules use category \"%s\", which has no "
-			    "category section",
-			    cf->path, names[i]);
-			return -1;
-		}
+	for (size_t i = 0; i < n; i++) {
+		const char *rule, *file;
+		int line;
+
+		if (config_category(cf, names[i]) != NULL)
+			continue;
+		/* name the first rule that uses it, where the mistake is */
+		rules_category_user(cf->rules, names[i], &rule, &file, &line);
+		*error_r = g_strdup_printf(
+		    "%s:%d: %s: category \"%s\" is neither a shipped one nor "
+		    "a category section of %s",
+		    file, line, rule, names[i], cf->path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -1149,12 +1155,17 @@ config_model(struct triage_config *cf, cfg_t *cfg, const char *path,
 	if (*file == '\0')
 		return 0;
 	cf->model_file = config_near(path, file);
-	if (!(cf->model_threshold > 0 && cf->model_threshold < 1) ||
-	    config_category(cf, cf->model_category) == NULL) {
+	if (!(cf->model_threshold > 0 && cf->model_threshold < 1)) {
 		*error_r = g_strdup_printf(
-		    "%s: model: threshold must be between 0 and 1 and "
-		    "category a defined one",
-		    cf->path);
+		    "%s: model: threshold = %g: must be above 0 and below 1",
+		    cf->path, cf->model_threshold);
+		return -1;
+	}
+	if (config_category(cf, cf->model_category) == NULL) {
+		*error_r = g_strdup_printf(
+		    "%s: model: category \"%s\" is not a category (the "
+		    "shipped ones or a category section)",
+		    cf->path, cf->model_category);
 		return -1;
 	}
 	cf->model = model_load(cf->model_file, &err);

@@ -1273,13 +1273,13 @@ model_load(const char *path, char **error_r)
 	gsize len;
 
 	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
-		*error_r = g_strdup_printf("%s:0: %s", path, gerr->message);
+		*error_r = g_strdup(gerr->message); /* it names the file */
 		g_error_free(gerr);
 		return NULL;
 	}
 	if (len > MODEL_MAX_FILE_BYTES || memchr(buf, '\0', len) != NULL) {
 		g_free(buf);
-		*error_r = g_strdup_printf("%s:0: too large or binary", path);
+		*error_r = g_strdup_printf("%s: too large or binary", path);
 		return NULL;
 	}
 	m = model_parse_text(&ps, buf);

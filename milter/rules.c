@@ -1259,6 +1259,22 @@ rules_categories(const struct rule_set *rs, const char ***names_r)
 	return rs->ncategories;
 }
 
+int
+rules_category_user(const struct rule_set *rs, const char *category,
+		    const char **rule_r, const char **file_r, int *line_r)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (strcmp(rs->rule[i].category, category) == 0) {
+			*rule_r = rs->rule[i].name;
+			*file_r = rs->rule[i].file;
+			*line_r = rs->rule[i].line;
+			return 0;
+		}
+	*rule_r = *file_r = "?";
+	*line_r = 0;
+	return -1;
+}
+
 /* rules_check_examples - run every example; count and report failures */
 unsigned
 rules_check_examples(const struct rule_set *rs, GString *report)

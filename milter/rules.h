@@ -102,6 +102,10 @@ size_t rules_count(const struct rule_set *rs);
 /* rules_has - whether the set has a rule called name */
 int rules_has(const struct rule_set *rs, const char *name);
 size_t rules_categories(const struct rule_set *rs, const char ***names_r);
+/* rules_category_user - the first rule of category: its name, file and
+ * line; 0, or -1 when no rule has that category */
+int rules_category_user(const struct rule_set *rs, const char *category,
+			const char **rule_r, const char **file_r, int *line_r);
 
 /*
  * rules_set_regex_limits - PCRE2 match and depth limits of every regex

@@ -143,6 +143,10 @@ printf '%b' 'sue you\nfoo\nb\377r\n' >"$T/rules/lex.txt"
 run -n -c "$T/rules.conf"
 t_match "-n names a word list's bad UTF-8 by its own file and line" \
 	"^$T/rules/lex.txt:3: not UTF-8" "$err"
+printf '%b' '\nrule LOCAL_CAT {\n\tcategory = "nosuch"\n\tphrases = {"a b"}\n}\n' >"$T/rules/bad-example.rules"
+run -n -c "$T/rules.conf"
+t_match "-n names the rule of an unknown category, file and line" \
+	"^$T/rules/bad-example.rules:2: LOCAL_CAT: category \"nosuch\"" "$err"
 printf '%b' 'rule LOCAL_NAN {\n\tcategory = "legal"\n\tphrases = {"a b"}\n\tscore = nan\n}\n' >"$T/rules/bad-example.rules"
 run -n -c "$T/rules.conf"
 t_match "-n refuses a rule score of nan, naming file and line" \
