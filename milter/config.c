@@ -886,11 +886,9 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		    "%s: frequent: window must be above 0", cf->path);
 		return -1;
 	}
-	if (cfg_getint(r, "max_per_hour") < 0 || cf->sender.timeout_s == 0) {
-		*error_r = g_strdup_printf(
-		    "%s: reply: max_per_hour must be 0 or more and timeout "
-		    "above 0",
-		    cf->path);
+	if (cf->sender.timeout_s == 0) { /* max_per_hour: its range */
+		*error_r = g_strdup_printf("%s: reply: timeout must be above 0",
+					   cf->path);
 		return -1;
 	}
 	if (reply_policy_check(&cf->reply, &err) != 0) {
