@@ -88,8 +88,8 @@ static struct sender *milter_sender; /* acknowledgment queue, or NULL */
 static struct stats *milter_stats;   /* counters, or NULL */
 
 /* Analyses running now, at most max_concurrent_scans (or one per CPU). */
-static pthread_mutex_t milter_scan_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t milter_scan_cond = PTHREAD_COND_INITIALIZER;
+static GMutex milter_scan_lock; /* GLib: waits on the monotonic clock */
+static GCond milter_scan_cond;
 static unsigned milter_scans;
 
 static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -443,27 +443,56 @@ milter_scan_slots(const struct triage_config *cf)
 	return n;
 }
 
-/* milter_scan_enter - wait for a free analysis slot */
-static void
-milter_scan_enter(const struct triage_config *cf)
+/* While a session waits for a slot, the MTA hears from it this often
+ * (SMFIR_PROGRESS), well inside Postfix's milter_content_timeout. */
+#define MILTER_PROGRESS_US (10 * G_USEC_PER_SEC)
+
+/*
+ * milter_scan_enter - wait for a free analysis slot, at most
+ * scan_timeout_ms, telling the MTA meanwhile that the session is alive;
+ * 0, or -1 when no slot came free in time (the message then goes through
+ * the failure policy instead of waiting without end behind slow scans)
+ */
+static int
+milter_scan_enter(SMFICTX *ctx, const struct triage_config *cf)
 {
 	unsigned limit = milter_scan_slots(cf);
+	gint64 deadline = g_get_monotonic_time() +
+			  (gint64)cf->scan_timeout_ms * (G_USEC_PER_SEC / 1000);
+	int rc = 0;
 
-	pthread_mutex_lock(&milter_scan_lock);
-	while (milter_scans >= limit)
-		pthread_cond_wait(&milter_scan_cond, &milter_scan_lock);
-	milter_scans++;
-	pthread_mutex_unlock(&milter_scan_lock);
+	g_mutex_lock(&milter_scan_lock);
+	while (milter_scans >= limit) {
+		gint64 now = g_get_monotonic_time();
+		gint64 until = MIN(deadline, now + MILTER_PROGRESS_US);
+
+		if (now >= deadline) {
+			rc = -1;
+			break;
+		}
+		if (!g_cond_wait_until(&milter_scan_cond, &milter_scan_lock,
+				       until) &&
+		    until < deadline) {
+			g_mutex_unlock(&milter_scan_lock);
+			(void)smfi_progress(ctx);
+			g_mutex_lock(&milter_scan_lock);
+		}
+	}
+	if (rc == 0)
+		milter_scans++;
+	g_mutex_unlock(&milter_scan_lock);
+	return rc;
 }
 
-/* milter_scan_leave - give the slot to the next waiting session */
+/* milter_scan_leave - free the slot; every waiter looks again, since a
+ * reload may have given them different limits */
 static void
 milter_scan_leave(void)
 {
-	pthread_mutex_lock(&milter_scan_lock);
+	g_mutex_lock(&milter_scan_lock);
 	milter_scans--;
-	pthread_cond_signal(&milter_scan_cond);
-	pthread_mutex_unlock(&milter_scan_lock);
+	g_cond_broadcast(&milter_scan_cond);
+	g_mutex_unlock(&milter_scan_lock);
 }
 
 /* milter_fail - the failure policy, with one log line */
@@ -777,8 +806,6 @@ mlfi_eom(SMFICTX *ctx)
 	struct triage_result *res;
 	sfsistat rc = SMFIS_CONTINUE;
 	gint64 start = g_get_monotonic_time();
-	char *data;
-	size_t len;
 
 	/* every recipient is one we do not triage for */
 	if (m->skip == NULL && m->rcpt.n > 0 && m->rcpt_kept == 0)
@@ -797,15 +824,27 @@ mlfi_eom(SMFICTX *ctx)
 	env.hdr_names = (const char *const *)m->xnames.v;
 	env.n_hdr_names = m->xnames.n;
 	env.store = milter_store;
-	milter_scan_enter(c->cf);
-	data = msgbuf_take(m->buf, &len);
-	if (msgbuf_error(m->buf) != NULL)
-		log_warn("%s: %s; scanning the first %zu bytes", qid,
-			 msgbuf_error(m->buf), len);
-	env.truncated = msgbuf_truncated(m->buf);
-	res = triage_run(c->cf, data, len, &env);
-	g_free(data);
-	milter_scan_leave();
+	if (milter_scan_enter(ctx, c->cf) != 0) {
+		/* not analysed: forged verdicts still go, then the policy */
+		res = g_new0(struct triage_result, 1);
+		res->model_p = -1;
+		res->error = g_strdup("no analysis slot came free within "
+				      "scan_timeout_ms (max_concurrent_scans "
+				      "all busy)");
+		xheaders_plan_delete((const char *const *)m->xnames.v,
+				     m->xnames.n, &res->del, &res->n_del);
+	} else {
+		size_t len;
+		char *data = msgbuf_take(m->buf, &len);
+
+		if (msgbuf_error(m->buf) != NULL)
+			log_warn("%s: %s; scanning the first %zu bytes", qid,
+				 msgbuf_error(m->buf), len);
+		env.truncated = msgbuf_truncated(m->buf);
+		res = triage_run(c->cf, data, len, &env);
+		g_free(data);
+		milter_scan_leave();
+	}
 	stats_message(milter_stats);
 	stats_scan_time(milter_stats,
 			(uint64_t)(g_get_monotonic_time() - start));

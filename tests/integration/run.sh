@@ -13,6 +13,8 @@
 #   skip.lua       skip lists: internal hosts, auth, sender/recipient
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 #   ratecap.lua    max_per_hour = 2 with a slow transport: 2 sent, 4 held
+# With one analysis slot and a 10 ms budget, 40 sessions ending at once
+# (tests/bench/milter-client.py) are all answered.
 # miltertest cannot see the index of a header change, so a few lines of
 # Python speak the milter protocol to check the deletions' indices and
 # order (X-Triage-Flags 2 before 1).  Finally abort.lua runs once more
@@ -271,6 +273,34 @@ run_lua ratecap -D plain="$plain"
 stop_milter "max_per_hour = 2"
 t_eq "max_per_hour = 2: two replies reached the transport" 2 \
 	"$(grep -c '^\.$' "$T/ratecap.sent" 2>/dev/null || echo 0)"
+
+# ---- every analysis slot busy -------------------------------------------------
+# One slot, a 10 ms budget, 40 sessions ending their messages at once:
+# the slot cannot serve them all in time, and those left waiting must be
+# answered (accepted unchanged, one log line each), never left hanging.
+python3 - "$T/busy.eml" <<'EOF'
+import sys
+line = "All work and no play makes a long message for the busy test.\r\n"
+body = "".join("%05d %s" % (i, line) for i in range(3000))
+open(sys.argv[1], "w").write(
+    "From: busy@example.net\r\nTo: support@example.com\r\n"
+    "Subject: busy\r\nX-Triage-Flags: forged\r\n\r\n" + body)
+EOF
+t_milter_start 'max_concurrent_scans = 1' 'scan_timeout_ms = 10' ||
+	t_hard_error "the milter did not start with max_concurrent_scans = 1"
+rc=0
+python3 "$top_srcdir/tests/bench/milter-client.py" "${MILTER_SOCK#unix:}" \
+	"$T/busy.eml" 40 >"$T/busy.out" 2>&1 || rc=$?
+sed 's/^/  | /' "$T/busy.out"
+t_eq "busy: the client saw no error" 0 "$rc"
+t_match "busy: all 40 sessions answered at end of message" \
+	'connections=40 verdicts_ok=40 ' "$(cat "$T/busy.out")"
+t_check "busy: sessions without a slot in time logged as accepted unchanged" \
+	grep -q 'no analysis slot came free within scan_timeout_ms.*accepted unchanged' \
+	"$MILTER_LOG"
+t_log "busy: $(grep -c 'no analysis slot came free' "$MILTER_LOG" || true) of 40 sessions found no slot in time"
+run_lua plain -D msg="$plain" -D expect_length="$(expected_length "$plain")"
+stop_milter "every analysis slot busy"
 
 # ---- abort.lua under valgrind ---------------------------------------------
 # An ASan build cannot run under valgrind; it checks the same itself.
