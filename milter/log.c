@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <syslog.h>
 
+#include <string.h>
+
 #include <glib.h>
 
 #include "log.h"
@@ -40,18 +42,31 @@ static void log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
 static void
 log_vemit(int prio, const char *tag, const char *fmt, va_list ap)
 {
+	char *raw = g_strdup_vprintf(fmt, ap);
+	GString *msg = g_string_sized_new(strlen(raw));
+
+	/* One line, whatever a sender put in an address or header: control
+	 * characters (a CR rewrites a terminal line, a LF forges a second
+	 * log line) become \xNN. */
+	for (const char *p = raw; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			g_string_append_printf(msg, "\\x%02x",
+					       (unsigned char)*p);
+		else
+			g_string_append_c(msg, *p);
+	g_free(raw);
 	if (log_stderr) {
 		/* one write per line: sessions log from many threads and
 		 * stderr is unbuffered, so piecewise output interleaves */
-		char *msg = g_strdup_vprintf(fmt, ap);
-		char *line = g_strdup_printf("%s: %s%s\n", log_ident, tag, msg);
+		char *line =
+		    g_strdup_printf("%s: %s%s\n", log_ident, tag, msg->str);
 
 		fputs(line, stderr);
 		g_free(line);
-		g_free(msg);
 	} else {
-		vsyslog(prio, fmt, ap);
+		syslog(prio, "%s", msg->str);
 	}
+	g_string_free(msg, TRUE);
 }
 
 #define LOG_EMIT(prio, tag)                                                    \

@@ -329,15 +329,28 @@ mlfi_helo(SMFICTX *ctx, char *helo)
 	return milter_done(c, SMFIP_NR_HELO);
 }
 
-/* milter_strip_brackets - "<a@b>" -> "a@b" */
+/*
+ * milter_envelope_addr - an envelope address as the MTA queues it:
+ * "<a@b>" -> "a@b", without the blanks and control characters a sender
+ * may put inside the brackets ("<a@b\r>", "< a@b>"; Postfix accepts them,
+ * queues the clean address and hands the milter the raw one).  Every
+ * per-sender key (acknowledgment dedup, frequent count), the skip lists,
+ * the logs and the reply's recipient then see one address, not variants.
+ */
 static char *
-milter_strip_brackets(const char *s)
+milter_envelope_addr(const char *s)
 {
-	size_t len = strlen(s);
+	GString *out = g_string_sized_new(strlen(s));
 
-	if (len >= 2 && s[0] == '<' && s[len - 1] == '>')
-		return g_strndup(s + 1, len - 2);
-	return g_strdup(s);
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p > 0x20 && *p != 0x7f)
+			g_string_append_c(out, *p);
+	if (out->len >= 2 && out->str[0] == '<' &&
+	    out->str[out->len - 1] == '>') {
+		g_string_truncate(out, out->len - 1);
+		g_string_erase(out, 0, 1);
+	}
+	return g_string_free(out, FALSE);
 }
 
 /* mlfi_envfrom - a new message starts */
@@ -350,7 +363,7 @@ mlfi_envfrom(SMFICTX *ctx, char **argv)
 
 	c->msg = milter_msg_free(c->msg);
 	m = milter_msg_get(c);
-	m->env_from = milter_strip_brackets(argv[0] ? argv[0] : "");
+	m->env_from = milter_envelope_addr(argv[0] ? argv[0] : "");
 	g_free(c->auth_authen);
 	c->auth_authen = g_strdup(auth);
 	if (c->internal)
@@ -371,7 +384,7 @@ mlfi_envrcpt(SMFICTX *ctx, char **argv)
 	struct milter_msg *m = milter_msg_get(c);
 
 	if (argv[0] != NULL) {
-		strvec_push_take(&m->rcpt, milter_strip_brackets(argv[0]));
+		strvec_push_take(&m->rcpt, milter_envelope_addr(argv[0]));
 		if (!skip_patterns_match(
 			(const char *const *)c->cf->skip_recipients.v,
 			c->cf->skip_recipients.n, m->rcpt.v[m->rcpt.n - 1]))

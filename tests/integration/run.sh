@@ -13,6 +13,7 @@
 #   skip.lua       skip lists: internal hosts, auth, sender/recipient
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 #   ratecap.lua    max_per_hour = 2 with a slow transport: 2 sent, 4 held
+#   envfrom.lua    MAIL FROM variants (blanks, CR inside <>) are one sender
 # With one analysis slot and a 10 ms budget, 40 sessions ending at once
 # (tests/bench/milter-client.py) are all answered.
 # miltertest cannot see the index of a header change, so a few lines of
@@ -273,6 +274,15 @@ run_lua ratecap -D plain="$plain"
 stop_milter "max_per_hour = 2"
 t_eq "max_per_hour = 2: two replies reached the transport" 2 \
 	"$(grep -c '^\.$' "$T/ratecap.sent" 2>/dev/null || echo 0)"
+
+# ---- one sender, whatever the envelope's dress ------------------------------
+t_milter_start "store = \"lmdb:$T/envfrom-store\"" 'frequent {' \
+	'	messages = 3' '	window = "24h"' '}' ||
+	t_hard_error "the milter did not start with frequent counting"
+run_lua envfrom -D plain="$plain"
+t_check "envfrom: no raw control character in the log" \
+	sh -c "! grep -q \"\$(printf '\r')\" '$MILTER_LOG'"
+stop_milter "one sender, whatever the envelope's dress"
 
 # ---- every analysis slot busy -------------------------------------------------
 # One slot, a 10 ms budget, 40 sessions ending their messages at once:
