@@ -12,8 +12,10 @@
  *   FRESH  new text; ">" lines are quoted, the customer may answer inline
  *   SIG    after a "-- " line, until the next quoted block
  *   REST   after an unprefixed quote start: everything is quoted
- * No allocation besides the output; the look-ahead is bounded by
- * QUOTE_HDR_LOOKAHEAD lines, so the work is linear in the input.
+ * Besides the output, only a paragraph is copied, once, to look for a
+ * disclaimer; the look-aheads are bounded (QUOTE_HDR_LOOKAHEAD lines, a
+ * greeting line, QUOTE_DISCLAIMER_LINES), so the work is linear in the
+ * input.
  */
 #include <string.h>
 
@@ -31,6 +33,16 @@
 
 /* Outlook's header block: From: then the others within this many lines. */
 #define QUOTE_HDR_LOOKAHEAD 5
+
+/* A greeting between an attribution and its ">" block ("Hello,"). */
+#define QUOTE_GREETING_MAX 40
+
+/* A ">" line at least this long may have been wrapped by the client,
+ * its overflow left without ">" on the next line. */
+#define QUOTE_WRAP_MIN 65
+
+/* A disclaimer paragraph is read at most this many lines ahead. */
+#define QUOTE_DISCLAIMER_LINES 20
 
 /* A "Sent from my iPhone" line is short; longer is a sentence. */
 #define QUOTE_MOBILE_SIG_MAX 60
@@ -147,14 +159,24 @@ quote_skip_space(const char *s, const char *end)
 	return s;
 }
 
-/* quote_rtrim - length of s without trailing blanks */
+/* quote_rtrim - length of s without trailing blanks; the no-break spaces
+ * U+00A0 and U+202F count (French clients write "a \xc3\xa9crit\u00a0:",
+ * "De\u00a0:") */
 static size_t
 quote_rtrim(const char *s, size_t len)
 {
-	while (len > 0 &&
-	       (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r'))
-		len--;
-	return len;
+	for (;;) {
+		if (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+				s[len - 1] == '\r'))
+			len--;
+		else if (len >= 2 && memcmp(s + len - 2, "\xc2\xa0", 2) == 0)
+			len -= 2;
+		else if (len >= 3 &&
+			 memcmp(s + len - 3, "\xe2\x80\xaf", 3) == 0)
+			len -= 3;
+		else
+			return len;
+	}
 }
 
 /* quote_is_blank - whether the line holds only white space */
@@ -324,7 +346,7 @@ quote_header_name(const struct quote_line *ln)
 	/* Header names are single words of modest length. */
 	if (colon == NULL || colon == p || colon - p > 24)
 		return NULL;
-	name = quote_lower(p, (size_t)(colon - p));
+	name = quote_lower(p, quote_rtrim(p, (size_t)(colon - p)));
 	out = g_strstrip(name);
 	for (char *q = out; *q; q++)
 		if (*q == ' ' || *q == '\t') {
@@ -475,6 +497,16 @@ quote_rest_start(const struct quote_line *lines, size_t n, size_t i,
 
 		/* The blank lines between it and the ">" block are quote. */
 		*prefix_r = j < n && quote_is_quoted(&lines[j]);
+		if (*prefix_r)
+			return j - i;
+		/* A short line ("Hello,", "Richard,") before the ">" block:
+		 * an inline reply, not an unprefixed quote of everything. */
+		if (j < n && quote_rtrim(lines[j].s, lines[j].len) <=
+				 QUOTE_GREETING_MAX) {
+			size_t k = quote_next_nonblank(lines, n, j + 1);
+
+			*prefix_r = k < n && quote_is_quoted(&lines[k]);
+		}
 		return *prefix_r ? j - i : used;
 	}
 	if (quote_marker_line(&lines[i]))
@@ -488,6 +520,64 @@ quote_rest_start(const struct quote_line *lines, size_t n, size_t i,
 			return 1;
 	}
 	return 0;
+}
+
+/*
+ * quote_wrapped_overflow - whether line i is the overflow of a long ">"
+ * line its client wrapped ("> ... you are useless" / "morons and ..." /
+ * "> ..."): it sits between two ">" lines, the one above long enough to
+ * have been wrapped
+ */
+static int
+quote_wrapped_overflow(const struct quote_line *lines, size_t n, size_t i)
+{
+	return i > 0 && i + 1 < n && !quote_is_blank(&lines[i]) &&
+	       quote_is_quoted(&lines[i - 1]) &&
+	       quote_rtrim(lines[i - 1].s, lines[i - 1].len) >=
+		   QUOTE_WRAP_MIN &&
+	       quote_is_quoted(&lines[i + 1]);
+}
+
+/* Words of a corporate disclaimer: all three kinds must be in one
+ * paragraph, which the customer's prose about a parcel's "intended
+ * recipient" never has. */
+static const char *const quote_disc_who[] = {"intended recipient", "addressee",
+					     NULL};
+static const char *const quote_disc_what[] = {"confidential", "privileged",
+					      NULL};
+static const char *const quote_disc_do[] = {
+    "in error", "prohibited", "notify the sender", "delete", NULL};
+
+/*
+ * quote_disclaimer - whether a corporate disclaimer paragraph starts at
+ * line i ("This e-mail is confidential ... If you are not the intended
+ * recipient ... prohibited"): it is signature, not the customer's words
+ * (and its "legal action" is not a threat)
+ */
+static int
+quote_disclaimer(const struct quote_line *lines, size_t n, size_t i)
+{
+	GString *para;
+	char *low;
+	int hit;
+
+	if (quote_is_blank(&lines[i]) ||
+	    (i > 0 && !quote_is_blank(&lines[i - 1])))
+		return 0;
+	para = g_string_new(NULL);
+	for (size_t k = i; k < n && k < i + QUOTE_DISCLAIMER_LINES &&
+			   !quote_is_blank(&lines[k]);
+	     k++) {
+		g_string_append_len(para, lines[k].s, (gssize)lines[k].len);
+		g_string_append_c(para, ' ');
+	}
+	low = quote_lower(para->str, para->len);
+	hit = quote_has_any(low, quote_disc_who) &&
+	      quote_has_any(low, quote_disc_what) &&
+	      quote_has_any(low, quote_disc_do);
+	g_free(low);
+	g_string_free(para, TRUE);
+	return hit;
 }
 
 /* quote_split_lines - cut the text into lines, LF included in span */
@@ -544,7 +634,9 @@ quote_split(const char *text, size_t len, struct quote_split *out)
 			out->quoted += ln->span;
 			continue;
 		}
-		if (quote_is_quoted(ln)) {
+		if (quote_is_quoted(ln) ||
+		    (state == QUOTE_FRESH &&
+		     quote_wrapped_overflow(lines, n, i))) {
 			/* A quoted block ends the signature above it. */
 			out->quoted += ln->span;
 			state = QUOTE_FRESH;
@@ -558,7 +650,8 @@ quote_split(const char *text, size_t len, struct quote_split *out)
 			continue;
 		}
 		if (state == QUOTE_FRESH &&
-		    (quote_is_sig_delim(ln) || quote_is_mobile_sig(ln)))
+		    (quote_is_sig_delim(ln) || quote_is_mobile_sig(ln) ||
+		     quote_disclaimer(lines, n, i)))
 			state = QUOTE_SIG;
 		if (state == QUOTE_SIG) {
 			out->signature += ln->span;

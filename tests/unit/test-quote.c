@@ -22,6 +22,30 @@ struct quote_case {
 
 static const struct quote_case quote_cases[] = {
     {"no quote at all", "Hello,\nmy order is late.\n", "", ""},
+    /* a client wrapped a long quoted line: its overflow is quote too */
+    {"wrapped quote line", "Thanks, that helps.\n\n", "",
+     "> Our manager says the replacement part will be shipped from the "
+     "central warehouse\nas soon as it arrives\n> and we will let you "
+     "know.\n"},
+    /* French clients put a no-break space before the colon */
+    {"french a ecrit with no-break space", "Toujours rien.\n\n", "",
+     "Le lun. 5 janv. 2026 \xC3\xA0 10:00, Jean <jean@example.fr> a "
+     "\xC3\xA9"
+     "crit\xC2\xA0:\n\n> Votre colis est parti.\n"},
+    {"french outlook block with no-break spaces", "Merci.\n\n", "",
+     "De\xC2\xA0: Support <s@example.fr>\nEnvoy\xC3\xA9\xC2\xA0: lundi 5 "
+     "janvier 2026 10:00\n\xC3\x80\xC2\xA0: Jean\nObjet\xC2\xA0: "
+     "Commande\n\nVotre colis est parti.\n"},
+    /* a corporate disclaimer is signature, not words (nor a threat) */
+    {"disclaimer paragraph", "Please refund order 1234.\n\n",
+     "CONFIDENTIALITY NOTICE: This e-mail is confidential and may be\n"
+     "privileged. If you are not the intended recipient, any use is\n"
+     "prohibited and may result in legal action.\n",
+     ""},
+    {"intended recipient in prose is not a disclaimer",
+     "The intended recipient never got the parcel.\n\nIt was "
+     "confidential paperwork, please check.\n",
+     "", ""},
     {"empty", "", "", ""},
     {"gt quoted below", "Thanks!\n\n", "", "> earlier text\n> more\n"},
     {"nested gt", "Still broken.\n", "", "> > > very old\n> > old\n> recent\n"},
@@ -191,6 +215,23 @@ START_TEST(test_quote_inline)
 }
 END_TEST
 
+/* test_quote_greeting - a greeting between the attribution and the ">"
+ * block is an inline reply: the customer's text below still counts */
+START_TEST(test_quote_greeting)
+{
+	static const char text[] =
+	    "On Mon, Jan 5, 2026 at 10:00 AM Support <s@example.com> "
+	    "wrote:\n\nHello,\n\n> We shipped it on Friday.\n\n"
+	    "It never arrived and I want a refund.\n";
+	struct quote_split qs;
+
+	quote_split(text, strlen(text), &qs);
+	ck_assert_str_eq(qs.fresh->str,
+			 "Hello,\n\n\nIt never arrived and I want a refund.\n");
+	quote_split_clear(&qs);
+}
+END_TEST
+
 /* test_quote_crlf - stray CRs do not hide a quote start or signature */
 START_TEST(test_quote_crlf)
 {
@@ -226,6 +267,7 @@ quote_suite(void)
 	tcase_add_loop_test(tc, test_quote_case, 0,
 			    (int)G_N_ELEMENTS(quote_cases));
 	tcase_add_test(tc, test_quote_inline);
+	tcase_add_test(tc, test_quote_greeting);
 	tcase_add_test(tc, test_quote_crlf);
 	tcase_add_test(tc, test_quote_no_final_newline);
 	suite_add_tcase(s, tc);
