@@ -294,8 +294,12 @@ quote_attribution(const struct quote_line *lines, size_t n, size_t i)
 		size_t used = 0;
 
 		for (size_t k = i; k < n && k < i + QUOTE_ATTRIB_LINES; k++) {
+			/* a later intro line starts the attribution itself:
+			 * "On top of that ..." above "On Mon, ... wrote:" is
+			 * the customer's */
 			if (quote_is_blank(&lines[k]) ||
-			    quote_is_quoted(&lines[k]))
+			    quote_is_quoted(&lines[k]) ||
+			    (k > i && quote_starts_with_intro(&lines[k])))
 				break;
 			if (joined->len > 0)
 				g_string_append_c(joined, ' ');

@@ -22,6 +22,11 @@ struct quote_case {
 
 static const struct quote_case quote_cases[] = {
     {"no quote at all", "Hello,\nmy order is late.\n", "", ""},
+    /* a customer's line starting like an attribution, right above one */
+    {"intro-like line above the attribution",
+     "Where is my refund?\nOn top of that the parcel was damaged.\n", "",
+     "On Mon, Jan 5, 2026 at 10:00 AM Support <s@example.com> wrote:\n"
+     "> We shipped it.\n"},
     /* a client wrapped a long quoted line: its overflow is quote too */
     {"wrapped quote line", "Thanks, that helps.\n\n", "",
      "> Our manager says the replacement part will be shipped from the "
