@@ -33,6 +33,36 @@ static __thread GString *rules_errbuf;
 static __thread const char *rules_file;
 static __thread cfg_t *rules_root;
 static __thread GHashTable *rules_lines; /* "sec|opt" or "sec" -> line */
+static __thread const char *rules_text;  /* the file, comments blanked */
+
+/*
+ * rules_element_line - the line of a list element just parsed: libconfuse
+ * has read one token ahead, so after the last element of a multi-line
+ * list its line is the closing brace's; the element's own text on the
+ * line above says so.
+ */
+static int
+rules_element_line(int line, const char *value)
+{
+	const char *p = rules_text;
+	const char *start, *nl;
+	char *quoted;
+	int found;
+
+	if (p == NULL || value == NULL || line < 2)
+		return line;
+	for (int l = 1; l < line - 1 && p != NULL; l++)
+		p = (p = strchr(p, '\n')) != NULL ? p + 1 : NULL;
+	if (p == NULL)
+		return line;
+	start = p;
+	nl = strchr(start, '\n');
+	quoted = g_strdup_printf("\"%s\"", value);
+	found =
+	    g_strstr_len(start, nl != NULL ? nl - start : -1, quoted) != NULL;
+	g_free(quoted);
+	return found ? line - 1 : line;
+}
 
 /* A reference to other rules, resolved after every file is read. */
 struct rules_ref {
@@ -96,6 +126,15 @@ rules_note_line(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	key = g_strdup_printf("%p|%s", (void *)cfg, opt->name);
 	sec = g_strdup_printf("%p", (void *)cfg);
+	/* and each element's own line, for an error about that element */
+	if (opt->type == CFGT_STR && cfg_opt_size(opt) > 0)
+		g_hash_table_replace(
+		    rules_lines,
+		    g_strdup_printf("%p|%s|%u", (void *)cfg, opt->name,
+				    cfg_opt_size(opt) - 1),
+		    GINT_TO_POINTER(rules_element_line(
+			cfg->line,
+			cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1))));
 
 	/* a list calls back once per element: keep its first line */
 	if (!g_hash_table_contains(rules_lines, key))
@@ -126,6 +165,17 @@ rules_line(cfg_t *sec, const char *opt)
 	if (opt != NULL)
 		return rules_line(sec, NULL);
 	return sec->line;
+}
+
+/* rules_line_n - line of element i of a list option, else of the list */
+static int
+rules_line_n(cfg_t *sec, const char *opt, unsigned i)
+{
+	char *key = g_strdup_printf("%p|%s|%u", (void *)sec, opt, i);
+	gpointer v = g_hash_table_lookup(rules_lines, key);
+
+	g_free(key);
+	return v != NULL ? GPOINTER_TO_INT(v) : rules_line(sec, opt);
 }
 
 static int rules_fail(struct rules_build *b, const char *file, int line,
@@ -730,16 +780,17 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 
 			if (err != NULL) {
 				rules_fail(b, rules_file,
-					   rules_line(sec, "phrases"), "%s",
-					   err);
+					   rules_line_n(sec, "phrases", i),
+					   "%s", err);
 				g_free(err);
 				return -1;
 			}
 		}
 		for (unsigned i = 0; i < cfg_size(sec, "lexicon"); i++)
-			if (rules_add_lexicon(
-				b, idx, rules_file, rules_line(sec, "lexicon"),
-				cfg_getnstr(sec, "lexicon", i)) < 0)
+			if (rules_add_lexicon(b, idx, rules_file,
+					      rules_line_n(sec, "lexicon", i),
+					      cfg_getnstr(sec, "lexicon", i)) <
+			    0)
 				return -1;
 		break;
 	case RULES_KIND_REGEX:
@@ -865,10 +916,12 @@ rules_read_file(struct rules_build *b, const char *path)
 	}
 	rules_errbuf = g_string_new(NULL);
 	rules_file = path;
+	rules_text = text;
 	rules_root = cfg;
 	rules_lines =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	rc = cfg_parse_buf(cfg, text);
+	rules_text = NULL;
 	g_free(text);
 	if (rc != CFG_SUCCESS) {
 		if (rules_errbuf->len == 0)
@@ -885,6 +938,7 @@ rules_read_file(struct rules_build *b, const char *path)
 	rules_errbuf = NULL;
 	rules_root = NULL;
 	rules_file = NULL;
+	rules_text = NULL;
 	cfg_free(cfg);
 	return b->error ? -1 : 0;
 }

@@ -147,6 +147,10 @@ printf '%b' '\nrule LOCAL_CAT {\n\tcategory = "nosuch"\n\tphrases = {"a b"}\n}\n
 run -n -c "$T/rules.conf"
 t_match "-n names the rule of an unknown category, file and line" \
 	"^$T/rules/bad-example.rules:2: LOCAL_CAT: category \"nosuch\"" "$err"
+printf '%b' 'rule LOCAL_LIST {\n\tcategory = "legal"\n\tphrases = {\n\t\t"sue you",\n\t\t"take you",\n\t\t"x* y"\n\t}\n}\n' >"$T/rules/bad-example.rules"
+run -n -c "$T/rules.conf"
+t_match "-n names the line of the bad element of a multi-line list" \
+	"^$T/rules/bad-example.rules:6: phrase \"x\* y\"" "$err"
 printf '%b' 'rule LOCAL_NAN {\n\tcategory = "legal"\n\tphrases = {"a b"}\n\tscore = nan\n}\n' >"$T/rules/bad-example.rules"
 run -n -c "$T/rules.conf"
 t_match "-n refuses a rule score of nan, naming file and line" \
