@@ -179,6 +179,31 @@ static const char *const reply_robot_infix[] = {"noreply",
 						"dont-reply",
 						NULL};
 
+/*
+ * reply_unwrap_local - the original local part inside a rewritten one, in
+ * place: BATV "prvs=TAG=owner-list" and "btv1==TAG==owner-list", and SRS
+ * "SRS0=HASH=TT=domain=owner-list" / "SRS1=...=owner-list" (a forwarder's
+ * rewriting of a list's or robot's bounce address) are judged by
+ * "owner-list"
+ */
+static void
+reply_unwrap_local(char *local)
+{
+	const char *keep = NULL;
+
+	if (reply_starts(local, "prvs=") || reply_starts(local, "msprvs1=")) {
+		const char *eq = strchr(strchr(local, '=') + 1, '=');
+
+		keep = eq != NULL ? eq + 1 : NULL;
+	} else if (reply_starts(local, "btv1==") ||
+		   reply_starts(local, "srs0=") ||
+		   reply_starts(local, "srs1=")) {
+		keep = strrchr(local, '=') + 1;
+	}
+	if (keep != NULL && *keep != '\0')
+		memmove(local, keep, strlen(keep) + 1);
+}
+
 /* reply_is_robot - whether an address's local part is a robot's */
 int
 reply_is_robot(const char *address)
@@ -189,6 +214,7 @@ reply_is_robot(const char *address)
 
 	if (at != NULL)
 		*at = '\0';
+	reply_unwrap_local(a);
 	for (size_t i = 0; reply_robot_infix[i] && !hit; i++)
 		hit = strstr(a, reply_robot_infix[i]) != NULL;
 	/* "owner-list+tag" and "list-bounces+verp=x" are judged without

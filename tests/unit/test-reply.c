@@ -313,6 +313,13 @@ static const struct {
     {"users-bounces+jane=x.example@lists.example", 1},
     {"mailer@x.example", 1},
     {"<nobody@x.example>", 1},
+    /* rewritten by BATV or SRS: judged by the original local part */
+    {"prvs=0123abcd=owner-list@lists.example", 1},
+    {"btv1==123abcd==MAILER-DAEMON@x.example", 1},
+    {"SRS0=HHH=TT=lists.example=owner-users@forwarder.example", 1},
+    {"SRS1=HHH=fwd.example==HHH=TT=x.example=postmaster@forwarder.example", 1},
+    {"prvs=0123abcd=jane@customer.example", 0},
+    {"SRS0=HHH=TT=customer.example=jane@forwarder.example", 0},
     {"jane@customer.example", 0},
     {"jane.request@customer.example", 0},
     {"owner@customer.example", 0},
