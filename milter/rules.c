@@ -36,10 +36,10 @@ static __thread GHashTable *rules_lines; /* "sec|opt" or "sec" -> line */
 static __thread const char *rules_text;  /* the file, comments blanked */
 
 /*
- * rules_element_line - the line of a list element just parsed: libconfuse
- * has read one token ahead, so after the last element of a multi-line
- * list its line is the closing brace's; the element's own text on the
- * line above says so.
+ * rules_element_line - the line of a list element, from the line
+ * libconfuse was on when it passed it: it had read one token ahead, so
+ * after the last element of a multi-line list that is the closing brace's
+ * line; the element's own text on the line above says so.
  */
 static int
 rules_element_line(int line, const char *value)
@@ -126,15 +126,14 @@ rules_note_line(cfg_t *cfg, cfg_opt_t *opt)
 	}
 	key = g_strdup_printf("%p|%s", (void *)cfg, opt->name);
 	sec = g_strdup_printf("%p", (void *)cfg);
-	/* and each element's own line, for an error about that element */
+	/* and each element's own line, for an error about that element
+	 * (rules_line_n() corrects it for libconfuse's look-ahead) */
 	if (opt->type == CFGT_STR && cfg_opt_size(opt) > 0)
-		g_hash_table_replace(
-		    rules_lines,
-		    g_strdup_printf("%p|%s|%u", (void *)cfg, opt->name,
-				    cfg_opt_size(opt) - 1),
-		    GINT_TO_POINTER(rules_element_line(
-			cfg->line,
-			cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1))));
+		g_hash_table_replace(rules_lines,
+				     g_strdup_printf("%p|%s|%u", (void *)cfg,
+						     opt->name,
+						     cfg_opt_size(opt) - 1),
+				     GINT_TO_POINTER(cfg->line));
 
 	/* a list calls back once per element: keep its first line */
 	if (!g_hash_table_contains(rules_lines, key))
@@ -167,7 +166,8 @@ rules_line(cfg_t *sec, const char *opt)
 	return sec->line;
 }
 
-/* rules_line_n - line of element i of a list option, else of the list */
+/* rules_line_n - line of element i of a list option, else of the list;
+ * called for an error only, so the text is searched only then */
 static int
 rules_line_n(cfg_t *sec, const char *opt, unsigned i)
 {
@@ -175,7 +175,9 @@ rules_line_n(cfg_t *sec, const char *opt, unsigned i)
 	gpointer v = g_hash_table_lookup(rules_lines, key);
 
 	g_free(key);
-	return v != NULL ? GPOINTER_TO_INT(v) : rules_line(sec, opt);
+	return v != NULL ? rules_element_line(GPOINTER_TO_INT(v),
+					      cfg_getnstr(sec, opt, i))
+			 : rules_line(sec, opt);
 }
 
 static int rules_fail(struct rules_build *b, const char *file, int line,
@@ -921,8 +923,6 @@ rules_read_file(struct rules_build *b, const char *path)
 	rules_lines =
 	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	rc = cfg_parse_buf(cfg, text);
-	rules_text = NULL;
-	g_free(text);
 	if (rc != CFG_SUCCESS) {
 		if (rules_errbuf->len == 0)
 			g_string_printf(rules_errbuf, "%s: cannot parse", path);
@@ -939,6 +939,7 @@ rules_read_file(struct rules_build *b, const char *path)
 	rules_root = NULL;
 	rules_file = NULL;
 	rules_text = NULL;
+	g_free(text);
 	cfg_free(cfg);
 	return b->error ? -1 : 0;
 }
