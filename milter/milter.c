@@ -839,13 +839,10 @@ mlfi_eom(SMFICTX *ctx)
 	env.store = milter_store;
 	if (milter_scan_enter(ctx, c->cf) != 0) {
 		/* not analysed: forged verdicts still go, then the policy */
-		res = g_new0(struct triage_result, 1);
-		res->model_p = -1;
-		res->error = g_strdup("no analysis slot came free within "
-				      "scan_timeout_ms (max_concurrent_scans "
-				      "all busy)");
-		xheaders_plan_delete((const char *const *)m->xnames.v,
-				     m->xnames.n, &res->del, &res->n_del);
+		res = triage_unanalysed(&env,
+					"no analysis slot came free within "
+					"scan_timeout_ms (max_concurrent_scans "
+					"all busy)");
 	} else {
 		size_t len;
 		char *data = msgbuf_take(m->buf, &len);

@@ -292,15 +292,34 @@ triage_count_sender(const struct triage_config *cf,
 	return rc == 0 ? (long)n : -1; /* store down: fail open */
 }
 
-/* triage_run - analyse one message; never NULL */
-struct triage_result *
-triage_run(const struct triage_config *cf, const char *msg, size_t len,
-	   const struct triage_env *env)
+/* triage_result_new - an empty verdict: nothing counted, no model */
+static struct triage_result *
+triage_result_new(void)
 {
 	struct triage_result *res = g_new0(struct triage_result, 1);
 
 	res->sender_count = -1;
 	res->model_p = -1;
+	return res;
+}
+
+struct triage_result *
+triage_unanalysed(const struct triage_env *env, const char *why)
+{
+	struct triage_result *res = triage_result_new();
+
+	xheaders_plan_delete(env->hdr_names, env->n_hdr_names, &res->del,
+			     &res->n_del);
+	res->error = g_strdup(why);
+	return res;
+}
+
+/* triage_run - analyse one message; never NULL */
+struct triage_result *
+triage_run(const struct triage_config *cf, const char *msg, size_t len,
+	   const struct triage_env *env)
+{
+	struct triage_result *res = triage_result_new();
 	struct message_limits lim = {cf->max_mime_depth, cf->max_mime_parts,
 				     cf->max_text_bytes};
 	struct quote_split qs = {0};

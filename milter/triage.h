@@ -125,6 +125,13 @@ void triage_tune_malloc(unsigned arenas);
 struct triage_result *triage_run(const struct triage_config *cf,
 				 const char *msg, size_t len,
 				 const struct triage_env *env);
+/*
+ * triage_unanalysed - the verdict on a message that could not be
+ * analysed (why, for the log and the failure policy): only the deletions
+ * of the forged X-Triage-* headers named in env->hdr_names
+ */
+struct triage_result *triage_unanalysed(const struct triage_env *env,
+					const char *why);
 struct triage_result *triage_result_free(struct triage_result *res);
 
 #endif
