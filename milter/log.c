@@ -6,9 +6,8 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
-#include <syslog.h>
-
 #include <string.h>
+#include <syslog.h>
 
 #include <glib.h>
 

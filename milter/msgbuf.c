@@ -197,14 +197,16 @@ msgbuf_field(struct msgbuf *b, const char *const *piece, const size_t *len,
 		/* the MTA's line end is never cut: a lone CR would be left */
 		if (len[i] <= room || (n > 1 && i == n - 1)) {
 			msgbuf_put(b, piece[i], len[i]);
-			room -= len[i] <= room ? len[i] : room;
+			room -= MIN(len[i], room);
 			continue;
 		}
 		/* A cut just after a fold's line break (and its blanks) would
 		 * leave an empty line, which ends the header block: every later
 		 * header, Content-Type too, would be read as body. */
-		while (keep > 0 && strchr("\r\n \t", piece[i][keep - 1]) &&
-		       piece[i][keep - 1] != '\0')
+		while (keep > 0 && (piece[i][keep - 1] == '\r' ||
+				    piece[i][keep - 1] == '\n' ||
+				    piece[i][keep - 1] == ' ' ||
+				    piece[i][keep - 1] == '\t'))
 			keep--;
 		msgbuf_put(b, piece[i], keep);
 		msgbuf_put(b, "\r\n", 2);
