@@ -136,8 +136,11 @@ reply_header_next(const struct reply_ctx *c, const char *name, int *i)
 		GMimeHeader *h = g_mime_header_list_get_header_at(c->hl, *i);
 
 		(*i)++;
-		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0)
-			return g_mime_header_get_value(h);
+		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) == 0) {
+			const char *v = g_mime_header_get_value(h);
+
+			return v != NULL ? v : "";
+		}
 	}
 	return NULL;
 }
@@ -580,21 +583,16 @@ reply_spam_entry(const struct reply_ctx *c, const char *entry)
 {
 	const char *colon = strchr(entry, ':');
 	char *name, *prefix;
-	int n, hit = 0;
+	const char *v;
+	int hit = 0;
 
 	name = g_strstrip(colon ? g_strndup(entry, (gsize)(colon - entry))
 				: g_strdup(entry));
 	prefix = g_strstrip(g_strdup(colon ? colon + 1 : ""));
-	n = g_mime_header_list_get_count(c->hl);
-	for (int i = 0; i < n && !hit; i++) {
-		GMimeHeader *h = g_mime_header_list_get_header_at(c->hl, i);
-		const char *v = g_mime_header_get_value(h);
-
-		if (g_ascii_strcasecmp(g_mime_header_get_name(h), name) != 0)
-			continue;
-		while (v && (*v == ' ' || *v == '\t'))
+	for (int i = 0; !hit && (v = reply_header_next(c, name, &i));) {
+		while (*v == ' ' || *v == '\t')
 			v++;
-		hit = reply_starts(v ? v : "", prefix);
+		hit = reply_starts(v, prefix);
 	}
 	g_free(name);
 	g_free(prefix);
@@ -915,20 +913,16 @@ reply_g_auth(const struct reply_ctx *c)
 	from = reply_from_addr(c->m);
 	fdom = from ? reply_domain_of(from) : "";
 	if (*fdom && reply_domain_aligned(reply_domain_of(c->sender), fdom)) {
-		int n = g_mime_header_list_get_count(c->hl), seen = 0;
+		const char *v;
+		int i = 0;
 
-		for (int i = 0; i < n && ok >= 0 && seen < REPLY_MAX_AR_HEADERS;
-		     i++) {
-			GMimeHeader *h =
-			    g_mime_header_list_get_header_at(c->hl, i);
-			int r;
+		for (int seen = 0;
+		     ok >= 0 && seen < REPLY_MAX_AR_HEADERS &&
+		     (v = reply_header_next(c, "Authentication-Results", &i));
+		     seen++) {
+			int r = reply_auth_result(&c->p->trusted_authserv_ids,
+						  v, fdom);
 
-			if (g_ascii_strcasecmp(g_mime_header_get_name(h),
-					       "Authentication-Results") != 0)
-				continue;
-			seen++;
-			r = reply_auth_result(&c->p->trusted_authserv_ids,
-					      g_mime_header_get_value(h), fdom);
 			if (r != 0)
 				ok = r;
 		}
