@@ -23,6 +23,8 @@
 		return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;              \
 	}
 
-#define UNIT_FILE(name) (getenv("top_srcdir") ? getenv("top_srcdir") : ".")
+/* the source tree: make check's top_srcdir, else the one built from */
+#define UNIT_FILE(name)                                                        \
+	(getenv("top_srcdir") ? getenv("top_srcdir") : UNIT_SRCDIR)
 
 #endif
