@@ -11,6 +11,7 @@
 #   rules.lua      the shipped rules: flag, route, score, rule names
 #   route.lua      route actions: add recipient, redirect, quarantine
 #   skip.lua       skip lists: internal hosts, auth, sender/recipient
+#   scope.lua      triage only the support addresses (skip_recipients)
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 #   ratecap.lua    max_per_hour = 2 with a slow transport: 2 sent, 4 held
 #   envfrom.lua    MAIL FROM variants (blanks, CR inside <>) are one sender
@@ -250,6 +251,12 @@ t_milter_start 'internal_hosts = {"!192.0.2.99", "192.0.2.0/24", "::1"}' \
 	t_hard_error "the milter did not start with skip lists"
 run_lua skip -D forged="$forged" -D threat="$(t_fixture legal-threat.eml)"
 stop_milter "skip lists"
+
+# ---- triage only the support addresses ----------------------------------
+t_milter_start 'skip_recipients = {"!support@example.com", "!help@*", "*"}' ||
+	t_hard_error "the milter did not start with a support-only scope"
+run_lua scope -D threat="$(t_fixture legal-threat.eml)"
+stop_milter "support-only scope"
 
 # ---- max_scan_bytes = 4096 ----------------------------------------------
 t_milter_start "max_scan_bytes = 4096" ||
