@@ -510,4 +510,18 @@ t_json "-t --json MBOX: one object per message" 3 \
 run -t --json "$plain" "$md" "$mbox"
 t_json "-t --json FILE MAILDIR MBOX: 7 objects" 7
 
+
+# ---- the documentation, run as written ----------------------------------------------
+# Every man page renders at 80 columns without a groff warning: a table
+# wider than the page is one, and reaches the reader cut or run together.
+if command -v man >/dev/null 2>&1 && command -v groff >/dev/null 2>&1; then
+	for page in "$top_srcdir"/man/*.[58]; do
+		w=$(MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null |
+			grep -Ei 'warning|error' || true)
+		t_eq "man --warnings -l ${page##*/}: no warning at 80 columns" "" "$w"
+	done
+else
+	t_log "man or groff not found: the man pages' rendering is not checked"
+fi
+
 t_done
