@@ -524,4 +524,11 @@ else
 	t_log "man or groff not found: the man pages' rendering is not checked"
 fi
 
+# A command in the sample configuration's comments that goes on to the
+# next line ends in a backslash; one that lost it reads "-m 0700 #   /etc"
+# and fails when pasted.
+w=$(grep -nE '^#.*[^ ] # {4,}' "$top_srcdir/conf/triage-milter.conf" || true)
+t_eq "conf/triage-milter.conf: no command in a comment lost its line break" \
+	"" "$w"
+
 t_done
