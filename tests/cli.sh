@@ -531,4 +531,39 @@ w=$(grep -nE '^#.*[^ ] # {4,}' "$top_srcdir/conf/triage-milter.conf" || true)
 t_eq "conf/triage-milter.conf: no command in a comment lost its line break" \
 	"" "$w"
 
+# triage-rules(5), EXAMPLES: the rule file passes -n, -t -v adds the
+# headers shown there, and --eval on the labeled sample prints its line.
+# doc_block N - the Nth literal block of that section
+doc_block()
+{
+	awk -v want="$1" '/^\.Sh EXAMPLES/ { e = 1; next }
+		/^\.Sh / { e = 0 }
+		e && /^\.Bd -literal/ { n++; b = 1; next }
+		e && /^\.Ed/ { b = 0; next }
+		e && b && n == want' "$top_srcdir/man/triage-rules.5"
+}
+mkdir -p "$T/doc"
+doc_block 1 >"$T/doc/local.rules"
+printf 'rules = {"%s/doc/local.rules"}\n' "$T" >"$T/doc/try.conf"
+run -n -c "$T/doc/try.conf"
+t_eq "triage-rules(5) EXAMPLES: local.rules passes -n" 0 "$rc"
+printf '%s\n' 'From: Dana <dana@customer.example>' \
+	'To: support@example.com' 'Subject: Refund still missing' '' \
+	'Three weeks and still no refund. If it is not here by Friday I will file a chargeback.' \
+	>"$T/doc/refund.eml"
+run -t -v -c "$T/doc/try.conf" "$T/doc/refund.eml"
+t_match "triage-rules(5) EXAMPLES: -t -v names the hit" \
+	'^# hit LOCAL_CHARGEBACK\(5\.0\) legal: ' "$out"
+t_eq "triage-rules(5) EXAMPLES: -t -v adds the headers shown there" \
+	"$(doc_block 4 | grep -oE '^\+X-Triage-[A-Za-z-]+:')" \
+	"$(printf '%s\n' "$out" | grep -oE '^\+X-Triage-[A-Za-z-]+:')"
+doc_block 5 >"$T/doc/labeled.tsv"
+run --eval "$T/doc/labeled.tsv" -v -c "$T/doc/try.conf"
+t_eq "triage-rules(5) EXAMPLES: --eval prints the legal-threat line shown" \
+	"$(doc_block 6 | grep '^legal-threat ')" \
+	"$(printf '%s\n' "$out" | grep '^legal-threat ')"
+t_eq "triage-rules(5) EXAMPLES: --eval -v prints the miss shown" \
+	"$(doc_block 6 | grep '^# FN ')" \
+	"$(printf '%s\n' "$out" | grep '^# FN ')"
+
 t_done
