@@ -619,6 +619,10 @@ rules_compile_lead(struct rules_rule *r, const char *pat)
 	}
 }
 
+/* The shout thresholds that count something: none can be below 0. */
+static const char *const rules_shout_counts[] = {
+    "shout_min_letters", "caps_words", "bang_runs", "question_runs"};
+
 /* rules_shout_opts - read the shout thresholds; returns how many given */
 static int
 rules_shout_opts(cfg_t *sec, struct rules_rule *r)
@@ -769,6 +773,14 @@ rules_add_rule(struct rules_build *b, cfg_t *sec)
 	    (r.shout_ratio < 0 || r.shout_ratio > 1))
 		return rules_fail(b, rules_file, rules_line(sec, "shout_ratio"),
 				  "rule %s: shout_ratio must be 0 to 1", name);
+	for (size_t i = 0; i < G_N_ELEMENTS(rules_shout_counts); i++)
+		if (cfg_size(sec, rules_shout_counts[i]) > 0 &&
+		    cfg_getint(sec, rules_shout_counts[i]) < 0)
+			return rules_fail(
+			    b, rules_file,
+			    rules_line(sec, rules_shout_counts[i]),
+			    "rule %s: %s must be 0 or more", name,
+			    rules_shout_counts[i]);
 
 	/* the index is final now: phrases and references may point at it */
 	g_array_append_val(b->rules, r);

@@ -98,6 +98,10 @@ static const struct {
     {"rule A {\n category = \"x\"\n any = {\"OK\"}\n negation = 2\n}\n" OK_RULE,
      4, "negation applies"},
     {"rule A {\n category = \"x\"\n shout_ratio = 2\n}\n", 3, "shout_ratio"},
+    {"rule A {\n category = \"x\"\n caps_words = 3\n bang_runs = -1\n}\n", 4,
+     "bang_runs must be 0"},
+    {"rule A {\n category = \"x\"\n shout_min_letters = -5\n}\n", 3,
+     "shout_min_letters must be 0"},
     {"rule A {\n category = \"x\"\n phrases = {\"a\",, \"b\"}\n}\n", 3,
      "unexpected token"},
 };
