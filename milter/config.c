@@ -97,6 +97,65 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 	g_free(msg);
 }
 
+/*
+ * Where each option was set, for errors found after the parse (a store
+ * address, options that go together): "%p|name" of its section -> line.
+ * Alive from the parse to the end of config_from_cfg(), in this thread.
+ */
+static __thread GHashTable *config_lines;
+
+/* config_note_line - remember the first line an option was set on */
+static void
+config_note_line(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char *key;
+
+	if (config_lines == NULL || cfg->line <= 0)
+		return;
+	key = g_strdup_printf("%p|%s", (void *)cfg, cfg_opt_name(opt));
+	if (g_hash_table_contains(config_lines, key))
+		g_free(key);
+	else
+		g_hash_table_insert(config_lines, key,
+				    GINT_TO_POINTER(cfg->line));
+}
+
+/* config_line - the line of option opt of section sec (the root's
+ * options with sec = the root), else the section's own; 0 if unknown */
+static int
+config_line(cfg_t *sec, const char *opt)
+{
+	char *key = g_strdup_printf("%p|%s", (void *)sec, opt ? opt : "");
+	gpointer v =
+	    config_lines ? g_hash_table_lookup(config_lines, key) : NULL;
+
+	g_free(key);
+	if (v != NULL)
+		return GPOINTER_TO_INT(v);
+	return sec != NULL && sec->line > 0 && sec->name != NULL &&
+		       strcmp(sec->name, "root") != 0
+		   ? sec->line
+		   : 0;
+}
+
+/* config_fail - *error_r = "FILE:LINE: message" for an option found bad
+ * after the parse, LINE where it was set (or its section's) */
+static void G_GNUC_PRINTF(5, 6)
+    config_fail(char **error_r, const struct triage_config *cf, cfg_t *sec,
+		const char *opt, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+	int line = config_line(sec, opt);
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	*error_r = line > 0 ? g_strdup_printf("%s:%d: %s", cf->path, line, msg)
+			    : g_strdup_printf("%s: %s", cf->path, msg);
+	g_free(msg);
+}
+
 static const struct config_facility {
 	const char *name;
 	int value;
@@ -267,21 +326,21 @@ validate_category(cfg_t *cfg, cfg_opt_t *opt)
 
 	if (!config_token_ok(cfg_title(sec))) {
 		cfg_error(cfg,
-			  "category \"%s\": name must be lowercase "
+			  "category \"%s\": name must be 1 to 40 lowercase "
 			  "letters, digits, - or _",
 			  cfg_title(sec));
 		return -1;
 	}
 	if (flag != NULL && !config_token_ok(flag)) {
 		cfg_error(cfg,
-			  "category %s: flag \"%s\" must be lowercase "
+			  "category %s: flag \"%s\" must be 1 to 40 lowercase "
 			  "letters, digits, - or _",
 			  cfg_title(sec), flag);
 		return -1;
 	}
 	if (route != NULL && *route != '\0' && !config_token_ok(route)) {
 		cfg_error(cfg,
-			  "category %s: route \"%s\" must be lowercase "
+			  "category %s: route \"%s\" must be 1 to 40 lowercase "
 			  "letters, digits, - or _",
 			  cfg_title(sec), route);
 		return -1;
@@ -302,10 +361,11 @@ validate_route(cfg_t *cfg, cfg_opt_t *opt)
 	cfg_t *sec = cfg_opt_getnsec(opt, cfg_opt_size(opt) - 1);
 
 	if (!config_token_ok(cfg_title(sec))) {
-		cfg_error(cfg,
-			  "route \"%s\": name must be lowercase letters, "
-			  "digits, - or _",
-			  cfg_title(sec));
+		cfg_error(
+		    cfg,
+		    "route \"%s\": name must be 1 to 40 lowercase letters, "
+		    "digits, - or _",
+		    cfg_title(sec));
 		return -1;
 	}
 	return 0;
@@ -433,6 +493,109 @@ validate_skipped(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* validate_route_address - an add_recipient or redirect entry: one
+ * bare address, as the MTA takes it (a list calls back per element) */
+static int
+validate_route_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *a = cfg_opt_size(opt) > 0
+			    ? cfg_opt_getnstr(opt, cfg_opt_size(opt) - 1)
+			    : NULL;
+
+	if (a != NULL && (strchr(a, '@') == NULL || strpbrk(a, " <>,\t\r\n"))) {
+		cfg_error(cfg, "route %s: %s \"%s\" is not an address",
+			  cfg_title(cfg), cfg_opt_name(opt), a);
+		return -1;
+	}
+	return 0;
+}
+
+/* validate_quarantine - the reason goes into a header: one line */
+static int
+validate_quarantine(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	for (const char *p = v ? v : ""; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			cfg_error(cfg,
+				  "route %s: quarantine reason has a control "
+				  "character",
+				  cfg_title(cfg));
+			return -1;
+		}
+	return 0;
+}
+
+/* The options checked while parsing, and those whose line is only noted
+ * (fn NULL) for a check after it; config_ranges come on top. */
+static const struct {
+	const char *path;
+	cfg_validate_callback_t fn;
+} config_validators[] = {
+    {"socket", validate_socket},
+    {"socket_mode", validate_socket_mode},
+    {"syslog_facility", validate_facility},
+    {"on_error", validate_on_error},
+    {"memory_buffer_bytes", validate_memory_bytes},
+    {"category", validate_category},
+    {"route", validate_route},
+    {"reply|interval", validate_duration},
+    {"reply|timeout", validate_duration},
+    {"reply|drain", validate_duration},
+    {"frequent|window", validate_duration},
+    {"internal_hosts", validate_hosts},
+    {"stats_listen", validate_stats_listen},
+    {"skipped_headers", validate_skipped},
+    {"category|threshold", validate_finite},
+    {"model|weight", validate_finite},
+    {"model|threshold", validate_finite},
+    {"route|add_recipient", validate_route_address},
+    {"route|redirect", validate_route_address},
+    {"route|quarantine", validate_quarantine},
+    {"store", NULL},
+    {"store_key_file", NULL},
+    {"reply|enable", NULL},
+    {"reply|transport", NULL},
+    {"signing|key_id", NULL},
+    {"signing|key_file", NULL},
+    {"signing|verify_keys", NULL},
+    {"model|file", NULL},
+    {"model|category", NULL},
+};
+
+/* config_path_is - whether path ("opt" or "section|opt") names opt of
+ * cfg (a section's cfg_t is named after its section, the top "root") */
+static int
+config_path_is(const char *path, cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *bar = strchr(path, '|');
+	int top = strcmp(cfg->name, "root") == 0;
+
+	if (bar == NULL)
+		return top && strcmp(path, cfg_opt_name(opt)) == 0;
+	return !top && strncmp(path, cfg->name, (size_t)(bar - path)) == 0 &&
+	       cfg->name[bar - path] == '\0' &&
+	       strcmp(bar + 1, cfg_opt_name(opt)) == 0;
+}
+
+/* config_validate - libconfuse callback for every option listed above:
+ * note its line, then run its check */
+static int
+config_validate(cfg_t *cfg, cfg_opt_t *opt)
+{
+	config_note_line(cfg, opt);
+	for (size_t i = 0; i < G_N_ELEMENTS(config_validators); i++)
+		if (config_path_is(config_validators[i].path, cfg, opt))
+			return config_validators[i].fn
+				   ? config_validators[i].fn(cfg, opt)
+				   : 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++)
+		if (config_path_is(config_ranges[i].path, cfg, opt))
+			return validate_listed(cfg, opt);
+	return 0;
+}
+
 /* config_opts - the schema; also documented in triage-milter.conf(5) */
 static cfg_t *
 config_schema(void)
@@ -546,27 +709,12 @@ config_schema(void)
 	if (cfg == NULL)
 		return NULL;
 	cfg_set_error_function(cfg, config_errfunc);
-	cfg_set_validate_func(cfg, "socket", validate_socket);
-	cfg_set_validate_func(cfg, "socket_mode", validate_socket_mode);
-	cfg_set_validate_func(cfg, "syslog_facility", validate_facility);
-	cfg_set_validate_func(cfg, "on_error", validate_on_error);
+	for (size_t i = 0; i < G_N_ELEMENTS(config_validators); i++)
+		cfg_set_validate_func(cfg, config_validators[i].path,
+				      config_validate);
 	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++)
 		cfg_set_validate_func(cfg, config_ranges[i].path,
-				      validate_listed);
-	cfg_set_validate_func(cfg, "memory_buffer_bytes",
-			      validate_memory_bytes);
-	cfg_set_validate_func(cfg, "category", validate_category);
-	cfg_set_validate_func(cfg, "route", validate_route);
-	cfg_set_validate_func(cfg, "reply|interval", validate_duration);
-	cfg_set_validate_func(cfg, "reply|timeout", validate_duration);
-	cfg_set_validate_func(cfg, "reply|drain", validate_duration);
-	cfg_set_validate_func(cfg, "frequent|window", validate_duration);
-	cfg_set_validate_func(cfg, "internal_hosts", validate_hosts);
-	cfg_set_validate_func(cfg, "stats_listen", validate_stats_listen);
-	cfg_set_validate_func(cfg, "skipped_headers", validate_skipped);
-	cfg_set_validate_func(cfg, "category|threshold", validate_finite);
-	cfg_set_validate_func(cfg, "model|weight", validate_finite);
-	cfg_set_validate_func(cfg, "model|threshold", validate_finite);
+				      config_validate);
 	return cfg;
 }
 
@@ -817,10 +965,10 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	    (unsigned)config_duration(cfg_getstr(r, "timeout"));
 	cf->drain_s = (unsigned)config_duration(cfg_getstr(r, "drain"));
 	if (cf->reply.enable && *cf->store_uri == '\0') {
-		*error_r = g_strdup_printf(
-		    "%s: reply: enable needs a store (store = \"lmdb:DIR\") "
-		    "to remember whom it answered",
-		    cf->path);
+		config_fail(
+		    error_r, cf, r, "enable",
+		    "reply: enable needs a store (store = \"lmdb:DIR\") "
+		    "to remember whom it answered");
 		return -1;
 	}
 	if (*cf->store_uri != '\0' &&
@@ -828,76 +976,44 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 	      cf->store_uri[strlen("lmdb:/")] != '\0') &&
 	    !g_str_has_prefix(cf->store_uri, "redis://") &&
 	    !g_str_has_prefix(cf->store_uri, "redis+unix:///")) {
-		*error_r = g_strdup_printf(
-		    "%s: store \"%s\": expected lmdb:/absolute/directory, "
-		    "redis://host:port/db or redis+unix:///path",
-		    cf->path, cf->store_uri);
+		config_fail(error_r, cf, cfg, "store",
+			    "store \"%s\": expected lmdb:/absolute/directory, "
+			    "redis://host:port/db or redis+unix:///path",
+			    cf->store_uri);
 		return -1;
 	}
 	if (g_str_has_prefix(cf->store_uri, "redis") &&
 	    *cf->store_key_file == '\0') {
-		*error_r = g_strdup_printf(
-		    "%s: store \"%s\": a shared store needs store_key_file "
-		    "(the same key on every host)",
-		    cf->path, cf->store_uri);
+		config_fail(error_r, cf, cfg, "store",
+			    "store \"%s\": a shared store needs store_key_file "
+			    "(the same key on every host)",
+			    cf->store_uri);
 		return -1;
-	}
-	if (cfg_getint(cfg_getsec(cfg, "frequent"), "messages") < 0) {
-		*error_r = g_strdup_printf(
-		    "%s: frequent: messages must be 0 (off) or more", cf->path);
-		return -1;
-	}
-	for (size_t i = 0; i < cf->n_routes; i++) {
-		const struct config_route *rt = &cf->routes[i];
-		const struct strvec *lists[] = {&rt->add_recipient,
-						&rt->redirect};
-
-		for (size_t l = 0; l < G_N_ELEMENTS(lists); l++)
-			for (size_t j = 0; j < lists[l]->n; j++) {
-				const char *a = lists[l]->v[j];
-
-				if (strchr(a, '@') == NULL ||
-				    strpbrk(a, " <>,\t\r\n")) {
-					*error_r = g_strdup_printf(
-					    "%s: route %s: \"%s\" is not an "
-					    "address",
-					    cf->path, rt->name, a);
-					return -1;
-				}
-			}
-		for (const char *p = rt->quarantine; *p; p++)
-			if ((unsigned char)*p < 0x20) {
-				*error_r = g_strdup_printf(
-				    "%s: route %s: quarantine reason has a "
-				    "control character",
-				    cf->path, rt->name);
-				return -1;
-			}
 	}
 	if (cf->frequent.messages > 0 && *cf->store_uri == '\0') {
-		*error_r = g_strdup_printf(
-		    "%s: frequent: counting messages needs a store (store = "
-		    "\"lmdb:DIR\")",
-		    cf->path);
+		config_fail(
+		    error_r, cf, cfg_getsec(cfg, "frequent"), "messages",
+		    "frequent: counting messages needs a store (store = "
+		    "\"lmdb:DIR\")");
 		return -1;
 	}
 	if (cf->frequent.messages > 0 && cf->frequent.window_s == 0) {
-		*error_r = g_strdup_printf(
-		    "%s: frequent: window must be above 0", cf->path);
+		config_fail(error_r, cf, cfg_getsec(cfg, "frequent"), "window",
+			    "frequent: window must be above 0");
 		return -1;
 	}
 	if (cf->sender.timeout_s == 0) { /* max_per_hour: its range */
-		*error_r = g_strdup_printf("%s: reply: timeout must be above 0",
-					   cf->path);
+		config_fail(error_r, cf, r, "timeout",
+			    "reply: timeout must be above 0");
 		return -1;
 	}
 	if (reply_policy_check(&cf->reply, &err) != 0) {
-		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
+		config_fail(error_r, cf, r, NULL, "reply: %s", err);
 		g_free(err);
 		return -1;
 	}
 	if (sender_check_transport(cf->sender.transport, &err) != 0) {
-		*error_r = g_strdup_printf("%s: reply: %s", cf->path, err);
+		config_fail(error_r, cf, r, "transport", "reply: %s", err);
 		g_free(err);
 		return -1;
 	}
@@ -933,10 +1049,10 @@ config_templates(struct triage_config *cf, char **error_r)
 		if (g_hash_table_contains(cf->templates, name))
 			continue;
 		if (!config_token_ok(name)) {
-			*error_r = g_strdup_printf(
-			    "%s: template \"%s\": name must be lowercase "
-			    "letters, digits, - or _",
-			    cf->path, name);
+			*error_r = g_strdup_printf("%s: template \"%s\": name "
+						   "must be 1 to 40 lowercase "
+						   "letters, digits, - or _",
+						   cf->path, name);
 			rc = -1;
 			break;
 		}
@@ -1091,9 +1207,9 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 	cf->sign_key_id = g_strdup(kid);
 	if (*kid != '\0' || *file != '\0') {
 		if (*kid == '\0' || *file == '\0') {
-			*error_r = g_strdup_printf(
-			    "%s: signing: key_id and key_file go together",
-			    cf->path);
+			config_fail(error_r, cf, sec,
+				    *kid ? "key_id" : "key_file",
+				    "signing: key_id and key_file go together");
 			rc = -1;
 			goto out;
 		}
@@ -1108,10 +1224,11 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 		split[i] = g_strdup(spec);
 		colon = strchr(split[i], ':');
 		if (colon == NULL) {
-			*error_r = g_strdup_printf(
-			    "%s: signing: verify_keys entry \"%s\": expected "
+			config_fail(
+			    error_r, cf, sec, "verify_keys",
+			    "signing: verify_keys entry \"%s\": expected "
 			    "\"kid:/path/to/key\"",
-			    cf->path, spec);
+			    spec);
 			rc = -1;
 			goto out;
 		}
@@ -1124,7 +1241,7 @@ config_signing(struct triage_config *cf, cfg_t *cfg, char **error_r)
 		goto out;
 	cf->sign_keys = sign_keys_load(specs, n, *kid ? kid : NULL, &err);
 	if (cf->sign_keys == NULL) {
-		*error_r = g_strdup_printf("%s: signing: %s", cf->path, err);
+		config_fail(error_r, cf, sec, NULL, "signing: %s", err);
 		g_free(err);
 		rc = -1;
 	}
@@ -1154,21 +1271,22 @@ config_model(struct triage_config *cf, cfg_t *cfg, const char *path,
 		return 0;
 	cf->model_file = config_near(path, file);
 	if (!(cf->model_threshold > 0 && cf->model_threshold < 1)) {
-		*error_r = g_strdup_printf(
-		    "%s: model: threshold = %g: must be above 0 and below 1",
-		    cf->path, cf->model_threshold);
+		config_fail(
+		    error_r, cf, sec, "threshold",
+		    "model: threshold = %g: must be above 0 and below 1",
+		    cf->model_threshold);
 		return -1;
 	}
 	if (config_category(cf, cf->model_category) == NULL) {
-		*error_r = g_strdup_printf(
-		    "%s: model: category \"%s\" is not a category (the "
-		    "shipped ones or a category section)",
-		    cf->path, cf->model_category);
+		config_fail(error_r, cf, sec, "category",
+			    "model: category \"%s\" is not a category (the "
+			    "shipped ones or a category section)",
+			    cf->model_category);
 		return -1;
 	}
 	cf->model = model_load(cf->model_file, &err);
 	if (cf->model == NULL) {
-		*error_r = g_strdup_printf("%s: model: %s", cf->path, err);
+		config_fail(error_r, cf, sec, "file", "model: %s", err);
 		g_free(err);
 		return -1;
 	}
@@ -1280,6 +1398,8 @@ config_load(const char *path, char **error_r)
 	}
 	config_errbuf = errbuf;
 	config_root = cfg;
+	config_lines =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	rc = cfgfile_parse(cfg, path, error_r);
 	config_errbuf = NULL;
 	config_root = NULL;
@@ -1297,6 +1417,8 @@ config_load(const char *path, char **error_r)
 		cf = config_from_cfg(cfg, abs, 1, error_r);
 		g_free(abs);
 	}
+	g_hash_table_destroy(config_lines);
+	config_lines = NULL;
 	g_string_free(errbuf, TRUE);
 	cfg_free(cfg);
 	return cf;

@@ -101,6 +101,20 @@ static const struct {
     {"category legal {\n threshold = 0\n}\n", 3, "threshold"},
     {"category legal {\n flag = \"Legal Threat\"\n}\n", 3, "flag"},
     {"route \"Bad Name\" {\n}\n", 2, "route"},
+    /* found after the parse, still at the line that set them */
+    {"# c\nroute legal {\n add_recipient = {\"legal@example.com\",\n"
+     "  \"bob\"\n }\n}\n",
+     4, "\"bob\" is not an address"},
+    {"route legal {\n\n quarantine = \"a\\tb\"\n}\n", 3, "control"},
+    {"# c\n\nstore = \"lmdb:relative\"\n", 3, "lmdb:/absolute"},
+    {"\nstore = \"redis://127.0.0.1:6379/0\"\n", 2, "store_key_file"},
+    {"frequent {\n window = \"1h\"\n messages = 5\n}\n", 3, "needs a store"},
+    {"signing {\n\n key_id = \"a\"\n}\n", 3, "go together"},
+    {"signing {\n verify_keys = {\"nocolon\"}\n}\n", 2, "kid:/path"},
+    {"model {\n file = \"/nonexistent.model\"\n category = \"nope\"\n}\n", 3,
+     "not a category"},
+    {"# c\nreply {\n enable = true\n}\n", 3, "needs a store"},
+    {"reply {\n\n transport = \"ftp://x\"\n}\n", 3, "transport"},
 };
 
 START_TEST(test_errors)
