@@ -296,20 +296,50 @@ offline_cmp(gconstpointer a, gconstpointer b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/*
+ * The directories being read, innermost first: a symbolic link back to
+ * one of them is a loop that would read the same messages again.
+ */
+struct offline_dirs {
+	dev_t dev;
+	ino_t ino;
+	const char *path;
+	const struct offline_dirs *up;
+};
+
 static void offline_path(const struct triage_config *cf,
 			 const struct offline_opts *o, const char *path,
-			 int depth, struct offline_stats *st);
+			 const struct offline_dirs *up, int depth,
+			 struct offline_stats *st);
 
 /* Directories nested deeper than this are a loop or a mistake. */
 #define OFFLINE_MAX_DEPTH 32
 
-/* offline_dir - every entry of a directory, sorted */
+/* offline_is_dir - whether dir/name is a directory */
+static int
+offline_is_dir(const char *dir, const char *name)
+{
+	char *p = g_build_filename(dir, name, NULL);
+	int r = g_file_test(p, G_FILE_TEST_IS_DIR);
+
+	g_free(p);
+	return r;
+}
+
+/*
+ * offline_dir - every entry of a directory, sorted; of a maildir (cur/
+ * and new/ both there) only cur/ and new/: tmp/ holds messages still
+ * being written, and the rest is the mail server's own (dovecot-uidlist,
+ * index caches, subscriptions), not mail
+ */
 static void
 offline_dir(const struct triage_config *cf, const struct offline_opts *o,
-	    const char *path, int depth, struct offline_stats *st)
+	    const char *path, const struct offline_dirs *here, int depth,
+	    struct offline_stats *st)
 {
 	GError *gerr = NULL;
 	GDir *dir = g_dir_open(path, 0, &gerr);
+	int maildir;
 	GPtrArray *names;
 	const char *e;
 
@@ -318,22 +348,30 @@ offline_dir(const struct triage_config *cf, const struct offline_opts *o,
 		g_error_free(gerr);
 		return;
 	}
+	maildir = offline_is_dir(path, "cur") && offline_is_dir(path, "new");
 	names = g_ptr_array_new_with_free_func(g_free);
-	while ((e = g_dir_read_name(dir)) != NULL)
-		if (e[0] != '.' && strcmp(e, "tmp") != 0)
-			g_ptr_array_add(names, g_build_filename(path, e, NULL));
+	while ((e = g_dir_read_name(dir)) != NULL) {
+		if (e[0] == '.')
+			continue;
+		if (maildir && strcmp(e, "cur") != 0 && strcmp(e, "new") != 0)
+			continue;
+		g_ptr_array_add(names, g_build_filename(path, e, NULL));
+	}
 	g_dir_close(dir);
 	g_ptr_array_sort(names, offline_cmp);
 	for (guint i = 0; i < names->len; i++)
-		offline_path(cf, o, g_ptr_array_index(names, i), depth + 1, st);
+		offline_path(cf, o, g_ptr_array_index(names, i), here,
+			     depth + 1, st);
 	g_ptr_array_free(names, TRUE);
 }
 
 /* offline_path - dispatch on what the path is */
 static void
 offline_path(const struct triage_config *cf, const struct offline_opts *o,
-	     const char *path, int depth, struct offline_stats *st)
+	     const char *path, const struct offline_dirs *up, int depth,
+	     struct offline_stats *st)
 {
+	struct offline_dirs here;
 	struct stat sb;
 
 	if (stat(path, &sb) != 0) {
@@ -341,11 +379,27 @@ offline_path(const struct triage_config *cf, const struct offline_opts *o,
 		return;
 	}
 	if (S_ISDIR(sb.st_mode)) {
+		for (const struct offline_dirs *d = up; d != NULL; d = d->up) {
+			if (d->dev == sb.st_dev && d->ino == sb.st_ino) {
+				char *why = g_strdup_printf(
+				    "a directory loop: the same directory as "
+				    "%s, not read again",
+				    d->path);
+
+				offline_error(o, path, why, st);
+				g_free(why);
+				return;
+			}
+		}
+		here.dev = sb.st_dev;
+		here.ino = sb.st_ino;
+		here.path = path;
+		here.up = up;
 		if (depth >= OFFLINE_MAX_DEPTH)
 			offline_error(o, path, "directories nested too deep",
 				      st);
 		else
-			offline_dir(cf, o, path, depth, st);
+			offline_dir(cf, o, path, &here, depth, st);
 	} else if (S_ISREG(sb.st_mode)) {
 		offline_file(cf, o, path, st);
 	} else {
@@ -359,6 +413,6 @@ offline_run(const struct triage_config *cf, char *const *paths, int n,
 	    const struct offline_opts *o, struct offline_stats *st)
 {
 	for (int i = 0; i < n; i++)
-		offline_path(cf, o, paths[i], 0, st);
+		offline_path(cf, o, paths[i], NULL, 0, st);
 	fflush(o->out);
 }
