@@ -12,6 +12,7 @@
 #include "offline.h"
 #include "strvec.h"
 #include "triage.h"
+#include "verdict.h"
 
 /* Rows longer than this are cut: a labeled "text" is not a mailbox. */
 #define EVAL_MAX_TEXT (1024 * 1024)
@@ -158,37 +159,216 @@ eval_one(const struct triage_config *cf, struct eval_state *st,
 	g_strfreev(gold);
 }
 
+/* A labeled row: its labels, checked, and its text or file name. */
+struct eval_row {
+	size_t line;  /* in the TSV or labels file, from 1 */
+	char *labels; /* "abusive,legal-threat", "" for none */
+	char *item;   /* the TSV text (escaped) or the message's file name */
+};
+
+/* eval_row_free - GDestroyNotify for the row array */
+static void
+eval_row_free(gpointer p)
+{
+	struct eval_row *r = p;
+
+	g_free(r->labels);
+	g_free(r->item);
+	g_free(r);
+}
+
+/* eval_flag_known - whether the verdict can set this flag */
+static int
+eval_flag_known(const struct triage_config *cf, const char *flag)
+{
+	for (size_t i = 0; i < cf->n_categories; i++)
+		if (strcmp(cf->categories[i].flag, flag) == 0)
+			return 1;
+	return strcmp(flag, VERDICT_FLAG_LONG) == 0 ||
+	       strcmp(flag, VERDICT_FLAG_FREQUENT) == 0 ||
+	       strcmp(flag, VERDICT_FLAG_TRUNCATED) == 0;
+}
+
+/* eval_flags_known - the flags a label may name, for error messages */
+static char *
+eval_flags_known(const struct triage_config *cf)
+{
+	GString *s = g_string_new(NULL);
+
+	for (size_t i = 0; i < cf->n_categories; i++)
+		g_string_append_printf(s, "%s, ", cf->categories[i].flag);
+	g_string_append(s, VERDICT_FLAG_LONG ", " VERDICT_FLAG_FREQUENT
+					     ", " VERDICT_FLAG_TRUNCATED);
+	return g_string_free(s, FALSE);
+}
+
+/*
+ * eval_labels - a label field checked and in canonical form: classes
+ * separated by commas, each one flag or flags joined by "|", lower case,
+ * without blanks; "none" adds nothing.  NULL and *error_r when a label
+ * names no flag the verdict can set: a typo would otherwise be a class
+ * of its own that is never predicted, and "Abusive" would not count as
+ * abusive.
+ */
+static char *
+eval_labels(const struct triage_config *cf, const char *field, char **error_r)
+{
+	char **parts = g_strsplit(field, ",", -1);
+	GString *out = g_string_new(NULL);
+	int n = 0;
+
+	for (char **p = parts; *p != NULL && *error_r == NULL; p++) {
+		char *label = g_ascii_strdown(g_strstrip(*p), -1);
+		char **alts = g_strsplit(label, "|", -1);
+		GString *cls = g_string_new(NULL);
+
+		if (strcmp(label, "none") == 0) {
+			n++;
+		} else if (*label == '\0') {
+			*error_r = g_strdup("empty label (flag names separated "
+					    "by commas, or none)");
+		} else {
+			for (char **a = alts; *a != NULL; a++) {
+				g_strstrip(*a);
+				if (!eval_flag_known(cf, *a)) {
+					char *known = eval_flags_known(cf);
+
+					*error_r = g_strdup_printf(
+					    "unknown label \"%s\" (flags: %s; "
+					    "or none)",
+					    *a, known);
+					g_free(known);
+					break;
+				}
+				g_string_append_printf(cls, "%s%s",
+						       cls->len ? "|" : "", *a);
+			}
+			g_string_append_printf(out, "%s%s", out->len ? "," : "",
+					       cls->str);
+			n++;
+		}
+		g_string_free(cls, TRUE);
+		g_strfreev(alts);
+		g_free(label);
+	}
+	g_strfreev(parts);
+	if (*error_r == NULL && n == 0)
+		*error_r = g_strdup("no label (flag names separated by commas, "
+				    "or none)");
+	if (*error_r != NULL) {
+		g_string_free(out, TRUE);
+		return NULL;
+	}
+	return g_string_free(out, FALSE);
+}
+
+/* eval_bad_line - report a line that is not used, and count it */
+static void
+eval_bad_line(struct eval_state *st, const char *path, size_t line,
+	      const char *why)
+{
+	fprintf(stderr, "%s:%zu: %s\n", path, line, why);
+	st->errors++;
+}
+
+/*
+ * eval_read - the rows of a labeled TSV (LABELS<TAB>TEXT) or, with
+ * dir_mode, of a labels file (FILE<TAB>LABELS), as struct eval_row;
+ * NULL when the file cannot be read.  A UTF-8 byte-order mark, CR line
+ * ends, blank lines, "#" comments and a TSV's "label" header row are
+ * skipped; every other line either becomes a row or is reported as
+ * FILE:LINE and counted as an error.
+ */
+static GPtrArray *
+eval_read(const struct triage_config *cf, struct eval_state *st,
+	  const char *path, int dir_mode)
+{
+	GError *gerr = NULL;
+	GHashTable *seen;
+	GPtrArray *rows;
+	gchar *buf;
+	char **lines;
+	int header_ok = !dir_mode;
+
+	if (!g_file_get_contents(path, &buf, NULL, &gerr)) {
+		fprintf(stderr, "triage-milter: %s\n", gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	lines = g_strsplit(buf, "\n", -1);
+	g_free(buf);
+	rows = g_ptr_array_new_with_free_func(eval_row_free);
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		char *l = lines[i], *tab, *field, *item, *labels, *why = NULL;
+		size_t len;
+		struct eval_row *r;
+
+		if (i == 0 && strncmp(l, "\xef\xbb\xbf", 3) == 0)
+			l += 3;
+		len = strlen(l);
+		if (len > 0 && l[len - 1] == '\r')
+			l[--len] = '\0';
+		if (l[strspn(l, " \t")] == '\0' || l[0] == '#')
+			continue;
+		tab = strchr(l, '\t');
+		if (tab == NULL || tab == l ||
+		    (dir_mode && strchr(tab + 1, '\t') != NULL)) {
+			eval_bad_line(st, path, i + 1,
+				      dir_mode ? "expected FILE<TAB>LABELS"
+					       : "expected LABELS<TAB>TEXT");
+			continue;
+		}
+		*tab = '\0';
+		field = dir_mode ? tab + 1 : l;
+		item = dir_mode ? l : tab + 1;
+		if (header_ok) {
+			header_ok = 0;
+			if (g_ascii_strcasecmp(g_strstrip(field), "label") == 0)
+				continue;
+		}
+		if ((labels = eval_labels(cf, field, &why)) == NULL) {
+			eval_bad_line(st, path, i + 1, why);
+			g_free(why);
+			continue;
+		}
+		if (dir_mode && g_hash_table_contains(seen, item)) {
+			why = g_strdup_printf(
+			    "%s is labeled again (first on line %zu)", item,
+			    GPOINTER_TO_SIZE(g_hash_table_lookup(seen, item)));
+			eval_bad_line(st, path, i + 1, why);
+			g_free(why);
+			g_free(labels);
+			continue;
+		}
+		if (dir_mode)
+			g_hash_table_insert(seen, item,
+					    GSIZE_TO_POINTER(i + 1));
+		r = g_new0(struct eval_row, 1);
+		r->line = i + 1;
+		r->labels = labels;
+		r->item = g_strdup(item);
+		g_ptr_array_add(rows, r);
+	}
+	g_hash_table_destroy(seen);
+	g_strfreev(lines);
+	return rows;
+}
+
 /*
  * eval_register - every class named in the labels, before counting, so
- * each class is measured on every row, not only from its first mention.
- * The labels are the first column (TSV) or the second (labels file).
+ * each class is measured on every row, not only from its first mention
  */
 static void
-eval_register(struct eval_state *st, char **lines)
+eval_register(struct eval_state *st, const GPtrArray *rows)
 {
-	for (size_t i = 0; lines[i] != NULL; i++) {
-		char *tab = strchr(lines[i], '\t');
-		char *field, **labels;
+	for (guint i = 0; i < rows->len; i++) {
+		const struct eval_row *r = g_ptr_array_index(rows, i);
+		char **labels = g_strsplit(r->labels, ",", -1);
 
-		if (tab == NULL || lines[i][0] == '#')
-			continue;
-		if (st->o->labels != NULL) {
-			char *end = strchr(tab + 1, '\t');
-
-			field = g_strndup(tab + 1, end ? (gsize)(end - tab - 1)
-						       : strlen(tab + 1));
-		} else {
-			field = g_strndup(lines[i], (gsize)(tab - lines[i]));
-		}
-		labels = g_strsplit(field, ",", -1);
-		for (char **l = labels; *l; l++) {
-			g_strstrip(*l);
-			if (**l != '\0' && strcmp(*l, "none") != 0 &&
-			    strcmp(*l, "label") != 0)
-				(void)eval_class_get(st, *l);
-		}
+		for (char **l = labels; *l; l++)
+			(void)eval_class_get(st, *l);
 		g_strfreev(labels);
-		g_free(field);
 	}
 }
 
@@ -197,35 +377,26 @@ static int
 eval_tsv(const struct triage_config *cf, struct eval_state *st,
 	 const char *path)
 {
-	GError *gerr = NULL;
-	gchar *buf;
-	gsize len;
-	char **lines;
+	GPtrArray *rows = eval_read(cf, st, path, 0);
 
-	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
-		fprintf(stderr, "triage-milter: %s\n", gerr->message);
-		g_error_free(gerr);
+	if (rows == NULL)
+		return -1;
+	if (rows->len == 0) {
+		fprintf(stderr, "triage-milter: %s: no labeled rows\n", path);
+		g_ptr_array_free(rows, TRUE);
 		return -1;
 	}
-	lines = g_strsplit(buf, "\n", -1);
-	g_free(buf);
-	eval_register(st, lines);
-	for (size_t i = 0; lines[i] != NULL; i++) {
-		char *tab = strchr(lines[i], '\t'), *text;
-		GString *m;
+	eval_register(st, rows);
+	for (guint i = 0; i < rows->len; i++) {
+		const struct eval_row *r = g_ptr_array_index(rows, i);
+		char *text = eval_unescape(r->item);
+		GString *m = eval_wrap(text, strlen(text));
 
-		if (tab == NULL)
-			continue;
-		*tab = '\0';
-		if (i == 0 && strcmp(lines[i], "label") == 0)
-			continue;
-		text = eval_unescape(tab + 1);
-		m = eval_wrap(text, strlen(text));
-		eval_one(cf, st, lines[i], m->str, m->len, text);
+		eval_one(cf, st, r->labels, m->str, m->len, text);
 		g_string_free(m, TRUE);
 		g_free(text);
 	}
-	g_strfreev(lines);
+	g_ptr_array_free(rows, TRUE);
 	return 0;
 }
 
@@ -234,38 +405,34 @@ static int
 eval_dir(const struct triage_config *cf, struct eval_state *st, const char *dir,
 	 const char *labels)
 {
-	GError *gerr = NULL;
-	gchar *buf;
-	char **lines;
+	GPtrArray *rows = eval_read(cf, st, labels, 1);
 
-	if (!g_file_get_contents(labels, &buf, NULL, &gerr)) {
-		fprintf(stderr, "triage-milter: %s\n", gerr->message);
-		g_error_free(gerr);
+	if (rows == NULL)
+		return -1;
+	if (rows->len == 0) {
+		fprintf(stderr, "triage-milter: %s: no labeled messages\n",
+			labels);
+		g_ptr_array_free(rows, TRUE);
 		return -1;
 	}
-	lines = g_strsplit(buf, "\n", -1);
-	g_free(buf);
-	eval_register(st, lines);
-	for (size_t i = 0; lines[i] != NULL; i++) {
-		char *tab = strchr(lines[i], '\t'), *file;
+	eval_register(st, rows);
+	for (guint i = 0; i < rows->len; i++) {
+		const struct eval_row *r = g_ptr_array_index(rows, i);
+		char *file = g_build_filename(dir, r->item, NULL);
+		GError *gerr = NULL;
 		gchar *msg;
 		gsize len;
 
-		if (tab == NULL || lines[i][0] == '#')
-			continue;
-		*tab = '\0';
-		file = g_build_filename(dir, lines[i], NULL);
-		if (g_file_get_contents(file, &msg, &len, NULL)) {
-			eval_one(cf, st, tab + 1, msg, len, lines[i]);
+		if (g_file_get_contents(file, &msg, &len, &gerr)) {
+			eval_one(cf, st, r->labels, msg, len, r->item);
 			g_free(msg);
 		} else {
-			fprintf(stderr, "triage-milter: cannot read %s\n",
-				file);
-			st->errors++;
+			eval_bad_line(st, labels, r->line, gerr->message);
+			g_error_free(gerr);
 		}
 		g_free(file);
 	}
-	g_strfreev(lines);
+	g_ptr_array_free(rows, TRUE);
 	return 0;
 }
 
@@ -358,6 +525,12 @@ eval_run(const struct triage_config *cf, const char *path,
 		} else {
 			rc = eval_dir(cf, &st, path, o->labels);
 		}
+	} else if (o->labels != NULL) {
+		fprintf(stderr,
+			"triage-milter: --labels goes with --eval DIR, and %s "
+			"is not a directory\n",
+			path);
+		rc = -1;
 	} else {
 		rc = eval_tsv(cf, &st, path);
 	}

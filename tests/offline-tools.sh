@@ -76,4 +76,77 @@ t_eq "-t on a symlink loop reads the message once" 1 \
 t_match "-t on a symlink loop names the link and the directory" \
 	"\"file\":\"$loop/a/up\".*\"error\":\"a directory loop: the same directory as $loop," \
 	"$out"
+
+# ---- --eval on a messy TSV ------------------------------------------------------
+
+# field TABLE CLASS COLUMN - one number of an --eval table
+field()
+{
+	printf '%s\n' "$1" | awk -v c="$2" -v k="$3" '$1 == c { print $k }'
+}
+
+# Exported from a spreadsheet: BOM, CRLF, a header row, a blank line, a
+# comment, a label in capitals, labels with blanks, escaped newlines.
+# Line 8 has a misspelt label, line 9 no tab: both must be reported.
+printf '\357\273\277label\ttext\r
+abusive\tyou are an idiot\r
+\r
+# reviewed by Kim\r
+Abusive\tyou stupid idiot\r
+ abusive , legal-threat \tI will sue you, idiot\r
+none\tline one\\nline two\\ttabbed\r
+abusve\tmisspelt label\r
+no tab on this line\r
+' >"$T/messy.tsv"
+run -c "$T/rules.conf" --eval "$T/messy.tsv"
+t_eq "--eval with bad lines: exit 1" 1 "$rc"
+t_match "--eval counts every good row and every bad line" \
+	'^messages 4, errors 2,' "$out"
+t_match "--eval names FILE:LINE of an unknown label" \
+	"^$T/messy.tsv:8: unknown label \"abusve\" \\(flags: abusive, " "$err"
+t_match "--eval names FILE:LINE of a line without a tab" \
+	"^$T/messy.tsv:9: expected LABELS<TAB>TEXT" "$err"
+t_eq "--eval reports nothing else" 2 "$(printf '%s\n' "$err" | grep -c .)"
+t_eq "--eval: labels are case-insensitive, blanks ignored (3 abusive)" 3 \
+	"$(($(field "$out" abusive 2) + $(field "$out" abusive 4)))"
+t_eq "--eval: the legal-threat label after a comma counts" 1 \
+	"$(($(field "$out" legal-threat 2) + $(field "$out" legal-threat 4)))"
+t_eq "--eval: no class made of a BOM, a typo or capitals" 5 \
+	"$(printf '%s\n' "$out" | sed -n '2,/^messages/p' | grep -vc '^messages')"
+
+: >"$T/empty.tsv"
+run -c "$T/rules.conf" --eval "$T/empty.tsv"
+t_eq "--eval on an empty file: exit 1" 1 "$rc"
+t_match "... saying it has no labeled rows" "$T/empty.tsv: no labeled rows" \
+	"$err"
+run -c "$T/rules.conf" --eval "$T/messy.tsv" --labels "$T/messy.tsv"
+t_eq "--eval FILE --labels: exit 1 (labels go with a directory)" 1 "$rc"
+t_match "... saying so" "labels goes with --eval DIR" "$err"
+
+# ---- --eval DIR --labels FILE ------------------------------------------------
+
+ed=$T/labeled
+mkdir -p "$ed/sub"
+cp "$data/abusive.eml" "$ed/a.eml"
+cp "$data/plain.eml" "$ed/p.eml"
+printf 'a.eml\tabusive\r
+p.eml\tnone\r
+a.eml\tabusive\r
+missing.eml\tnone\r
+sub\tnone\r
+\tnone\r
+p.eml\r
+p.eml\tnone\tseen by Kim\r
+' >"$ed.labels"
+run -c "$T/rules.conf" --eval "$ed" --labels "$ed.labels"
+t_eq "--eval DIR with bad labels lines: exit 1" 1 "$rc"
+t_match "--eval DIR: each message once, every bad line an error" \
+	'^messages 2, errors 6,' "$out"
+for want in "3: a.eml is labeled again \\(first on line 1\\)" \
+	"4: .*missing.eml.*No such file" "5: .*sub.*Is a directory" \
+	"6: expected FILE<TAB>LABELS" "7: expected FILE<TAB>LABELS" \
+	"8: expected FILE<TAB>LABELS"; do
+	t_match "--eval DIR names $ed.labels:${want%%:*}" "^$ed.labels:$want" \
+		"$err"
+done
 t_done
