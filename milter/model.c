@@ -1311,7 +1311,10 @@ model_unescape(const char *s, size_t max)
 	return g_string_free(out, FALSE);
 }
 
-/* model_label_positive - whether a label list names a flag of the class */
+/*
+ * model_label_positive - whether a label list names a flag of the class;
+ * flags are lower case, a spreadsheet's "Abusive" is the same label
+ */
 static int
 model_label_positive(const char *labels, char *const *flags)
 {
@@ -1321,7 +1324,7 @@ model_label_positive(const char *labels, char *const *flags)
 	for (char **p = l; *p && !pos; p++) {
 		g_strstrip(*p);
 		for (char *const *f = flags; *f && !pos; f++)
-			pos = **p != '\0' && strcmp(*p, *f) == 0;
+			pos = **p != '\0' && g_ascii_strcasecmp(*p, *f) == 0;
 	}
 	g_strfreev(l);
 	return pos;
@@ -1401,8 +1404,9 @@ model_class_flags(const char *class_spec, char **error_r)
 }
 
 /*
- * model_read_lines - the lines of a labeled file, without a CR before
- * the LF, and the flags of the class (*flags_r); NULL and *error_r
+ * model_read_lines - the lines of a labeled file, without a byte-order
+ * mark or a CR before the LF, and the flags of the class (*flags_r);
+ * NULL and *error_r
  */
 static char **
 model_read_lines(const char *path, const char *class_spec, char ***flags_r,
@@ -1421,7 +1425,9 @@ model_read_lines(const char *path, const char *class_spec, char ***flags_r,
 		*flags_r = NULL;
 		return NULL;
 	}
-	lines = g_strsplit(buf, "\n", -1);
+	/* a UTF-8 byte-order mark, as spreadsheets write it, is no label */
+	lines = g_strsplit(strncmp(buf, "\xef\xbb\xbf", 3) == 0 ? buf + 3 : buf,
+			   "\n", -1);
 	g_free(buf);
 	for (char **l = lines; *l != NULL; l++) {
 		size_t len = strlen(*l);
@@ -1430,6 +1436,38 @@ model_read_lines(const char *path, const char *class_spec, char ***flags_r,
 			(*l)[len - 1] = '\0';
 	}
 	return lines;
+}
+
+/* model_skip_line - whether a line of a labeled file is blank or "#" */
+static int
+model_skip_line(const char *line)
+{
+	return line[strspn(line, " \t")] == '\0' || line[0] == '#';
+}
+
+/*
+ * model_data_check - whether the data has both classes: with none of the
+ * class (a label spelt otherwise than --class) or nothing else, there is
+ * nothing to learn, and a model trained anyway says nothing; 0, or -1
+ * and *error_r
+ */
+static int
+model_data_check(const struct model_data *d, const char *path, const char *unit,
+		 const char *class_spec, char **error_r)
+{
+	if (d->n == 0)
+		*error_r = g_strdup_printf("%s: no labeled %s", path, unit);
+	else if (d->n_pos == 0)
+		*error_r = g_strdup_printf(
+		    "%s: none of the %zu %s is labeled %s (--class): "
+		    "nothing to learn from",
+		    path, d->n, unit, class_spec);
+	else if (d->n_pos == d->n)
+		*error_r = g_strdup_printf(
+		    "%s: all of the %zu %s are labeled %s (--class): "
+		    "nothing to learn from",
+		    path, d->n, unit, class_spec);
+	return *error_r != NULL ? -1 : 0;
 }
 
 /* model_read_tsv - read and featurize a labeled TSV */
@@ -1449,18 +1487,29 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 	struct model_data d = {0};
 	char **lines, **flags;
 	size_t cap = 0;
+	int header_seen = 0;
 
+	*error_r = NULL;
 	if ((lines = model_read_lines(tsv, class_spec, &flags, error_r)) ==
 	    NULL)
 		return -1;
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *tab = strchr(lines[i], '\t'), *text;
 
-		if (tab == NULL)
+		if (model_skip_line(lines[i]))
 			continue;
+		if (tab == NULL || tab == lines[i]) {
+			*error_r = g_strdup_printf(
+			    "%s:%zu: expected LABELS<TAB>TEXT", tsv, i + 1);
+			break;
+		}
 		*tab = '\0';
-		if (i == 0 && strcmp(lines[i], "label") == 0)
-			continue;
+		if (!header_seen) {
+			header_seen = 1;
+			if (g_ascii_strcasecmp(g_strstrip(lines[i]), "label") ==
+			    0)
+				continue;
+		}
 		text = model_unescape(tab + 1, MODEL_TSV_MAX_TEXT);
 		model_push_text(&d, &cap, text,
 				model_label_positive(lines[i], flags), rules);
@@ -1468,8 +1517,9 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 	}
 	g_strfreev(lines);
 	g_strfreev(flags);
-	if (d.n == 0) {
-		*error_r = g_strdup_printf("%s: no labeled rows", tsv);
+	if (*error_r == NULL)
+		model_data_check(&d, tsv, "rows", class_spec, error_r);
+	if (*error_r != NULL) {
 		model_data_clear(&d);
 		return -1;
 	}
@@ -1518,6 +1568,7 @@ model_read_messages(const char *dir, const char *labels, const char *class_spec,
 		    size_t *skipped_r, char **error_r)
 {
 	struct model_data d = {0};
+	GHashTable *seen;
 	char **lines, **flags;
 	size_t cap = 0;
 	int rc = 0;
@@ -1526,18 +1577,31 @@ model_read_messages(const char *dir, const char *labels, const char *class_spec,
 	if ((lines = model_read_lines(labels, class_spec, &flags, error_r)) ==
 	    NULL)
 		return -1;
+	seen = g_hash_table_new(g_str_hash, g_str_equal);
 	for (size_t i = 0; lines[i] != NULL && rc == 0; i++) {
 		char *tab = strchr(lines[i], '\t'), *path, *why = NULL;
 
-		if (lines[i][0] == '#' || lines[i][0] == '\0')
+		if (model_skip_line(lines[i]))
 			continue;
-		if (tab == NULL || tab == lines[i]) {
+		if (tab == NULL || tab == lines[i] ||
+		    strchr(tab + 1, '\t') != NULL) {
 			*error_r = g_strdup_printf(
 			    "%s:%zu: expected FILE<TAB>LABELS", labels, i + 1);
 			rc = -1;
 			break;
 		}
 		*tab = '\0';
+		/* a message named twice would weigh twice */
+		if (g_hash_table_contains(seen, lines[i])) {
+			*error_r = g_strdup_printf(
+			    "%s:%zu: %s is labeled again (first on line %zu)",
+			    labels, i + 1, lines[i],
+			    GPOINTER_TO_SIZE(
+				g_hash_table_lookup(seen, lines[i])));
+			rc = -1;
+			break;
+		}
+		g_hash_table_insert(seen, lines[i], GSIZE_TO_POINTER(i + 1));
 		path = g_build_filename(dir, lines[i], NULL);
 		rc = model_read_message(&d, &cap, path,
 					model_label_positive(tab + 1, flags),
@@ -1549,12 +1613,12 @@ model_read_messages(const char *dir, const char *labels, const char *class_spec,
 		}
 		g_free(path);
 	}
+	g_hash_table_destroy(seen);
 	g_strfreev(lines);
 	g_strfreev(flags);
-	if (rc == 0 && d.n == 0) {
-		*error_r = g_strdup_printf("%s: no labeled messages", labels);
-		rc = -1;
-	}
+	if (rc == 0)
+		rc = model_data_check(&d, labels, "messages", class_spec,
+				      error_r);
 	if (rc != 0) {
 		model_data_clear(&d);
 		return -1;

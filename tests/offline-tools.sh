@@ -149,4 +149,49 @@ for want in "3: a.eml is labeled again \\(first on line 1\\)" \
 	t_match "--eval DIR names $ed.labels:${want%%:*}" "^$ed.labels:$want" \
 		"$err"
 done
+
+# ---- --train on the same kind of data ----------------------------------------------
+
+# The same spreadsheet export, without its two bad lines, trains; labels
+# in capitals are the class, not "none".
+printf '\357\273\277Label\ttext\r
+\r
+# reviewed by Kim\r
+Abusive\tyou stupid idiot\r
+none\tthank you for your help\r
+ABUSIVE\tshut up you moron\r
+none\tplease send the invoice\r
+' >"$T/train.tsv"
+run --train "$T/train.tsv" -o "$T/train.model"
+t_eq "--train on a BOM/CRLF TSV with comments: exit 0" 0 "$rc"
+t_match "--train counts 4 rows, 2 positive (Abusive, ABUSIVE)" \
+	'^data: .*train.tsv \(4 rows, 2 positive\)' "$(cat "$T/train.model")"
+
+run --train "$T/messy.tsv" -o "$T/messy.model"
+t_eq "--train on a TSV with a line without a tab: exit 1" 1 "$rc"
+t_match "... naming FILE:LINE" "$T/messy.tsv:9: expected LABELS<TAB>TEXT" \
+	"$err"
+t_check "... and writing no model" test ! -e "$T/messy.model"
+
+printf 'none\thello\nnone\tthanks\nnone\tbye\n' >"$T/one-class.tsv"
+run --train "$T/one-class.tsv" -o "$T/one.model"
+t_eq "--train with no row of the class: exit 1" 1 "$rc"
+t_match "... saying there is nothing to learn" \
+	"$T/one-class.tsv: none of the 3 rows is labeled abusive\\|profanity" "$err"
+run --train "$T/one-class.tsv" --cv 2
+t_eq "--train --cv with no row of the class: exit 1" 1 "$rc"
+run --train "$T/train.tsv" --cv 5
+t_eq "--train --cv K with fewer rows than K: exit 1" 1 "$rc"
+t_match "... saying so" 'need 2\.\.20 folds and at least k rows' "$err"
+
+printf 'a.eml\tabusive\np.eml\tnone\na.eml\tabusive\n' >"$T/dup.labels"
+run --train "$ed" --labels "$T/dup.labels" -o "$T/dup.model"
+t_eq "--train DIR with a message named twice: exit 1" 1 "$rc"
+t_match "... naming FILE:LINE" \
+	"$T/dup.labels:3: a.eml is labeled again \\(first on line 1\\)" "$err"
+printf 'a.eml\tabusive\tseen by Kim\np.eml\tnone\n' >"$T/cols.labels"
+run --train "$ed" --labels "$T/cols.labels" -o "$T/cols.model"
+t_eq "--train DIR with a third column: exit 1" 1 "$rc"
+t_match "... naming FILE:LINE" "$T/cols.labels:1: expected FILE<TAB>LABELS" \
+	"$err"
 t_done
