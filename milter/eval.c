@@ -272,6 +272,33 @@ eval_bad_line(struct eval_state *st, const char *path, size_t line,
 }
 
 /*
+ * eval_blank_nul_lines - report each line with a NUL byte and blank it:
+ * split as a C string, the file would silently end at the first NUL
+ */
+static void
+eval_blank_nul_lines(struct eval_state *st, const char *path, char *buf,
+		     size_t len)
+{
+	char *nul, *end = buf + len;
+	size_t line = 1;
+
+	for (char *p = buf;
+	     (nul = memchr(p, '\0', (size_t)(end - p))) != NULL;) {
+		char *bol = nul, *eol = memchr(nul, '\n', (size_t)(end - nul));
+
+		while (bol > p && bol[-1] != '\n')
+			bol--;
+		for (char *q = p; q < bol; q++)
+			line += *q == '\n';
+		eval_bad_line(st, path, line, "a NUL byte: not text");
+		if (eol == NULL)
+			eol = end;
+		memset(bol, ' ', (size_t)(eol - bol));
+		p = eol;
+	}
+}
+
+/*
  * eval_read - the rows of a labeled TSV (LABELS<TAB>TEXT) or, with
  * dir_mode, of a labels file (FILE<TAB>LABELS), as struct eval_row;
  * NULL when the file cannot be read.  A UTF-8 byte-order mark, CR line
@@ -287,21 +314,22 @@ eval_read(const struct triage_config *cf, struct eval_state *st,
 	GHashTable *seen;
 	GPtrArray *rows;
 	gchar *buf;
+	gsize len;
 	char **lines;
 	int header_ok = !dir_mode;
 
-	if (!g_file_get_contents(path, &buf, NULL, &gerr)) {
+	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
 		fprintf(stderr, "triage-milter: %s\n", gerr->message);
 		g_error_free(gerr);
 		return NULL;
 	}
+	eval_blank_nul_lines(st, path, buf, len);
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
 	rows = g_ptr_array_new_with_free_func(eval_row_free);
 	seen = g_hash_table_new(g_str_hash, g_str_equal);
 	for (size_t i = 0; lines[i] != NULL; i++) {
 		char *l = lines[i], *tab, *field, *item, *labels, *why = NULL;
-		size_t len;
 		struct eval_row *r;
 
 		if (i == 0 && strncmp(l, "\xef\xbb\xbf", 3) == 0)

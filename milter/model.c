@@ -1414,13 +1414,28 @@ model_read_lines(const char *path, const char *class_spec, char ***flags_r,
 {
 	GError *gerr = NULL;
 	char **lines;
+	const char *nul;
 	gchar *buf;
+	gsize len;
 
 	if ((*flags_r = model_class_flags(class_spec, error_r)) == NULL)
 		return NULL;
-	if (!g_file_get_contents(path, &buf, NULL, &gerr)) {
+	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
 		*error_r = g_strdup(gerr->message);
 		g_error_free(gerr);
+		g_strfreev(*flags_r);
+		*flags_r = NULL;
+		return NULL;
+	}
+	/* split as a C string, the file would silently end at a NUL */
+	if ((nul = memchr(buf, '\0', len)) != NULL) {
+		size_t line = 1;
+
+		for (const char *p = buf; p < nul; p++)
+			line += *p == '\n';
+		*error_r =
+		    g_strdup_printf("%s:%zu: a NUL byte: not text", path, line);
+		g_free(buf);
 		g_strfreev(*flags_r);
 		*flags_r = NULL;
 		return NULL;
@@ -1430,10 +1445,10 @@ model_read_lines(const char *path, const char *class_spec, char ***flags_r,
 			   "\n", -1);
 	g_free(buf);
 	for (char **l = lines; *l != NULL; l++) {
-		size_t len = strlen(*l);
+		size_t n = strlen(*l);
 
-		if (len > 0 && (*l)[len - 1] == '\r')
-			(*l)[len - 1] = '\0';
+		if (n > 0 && (*l)[n - 1] == '\r')
+			(*l)[n - 1] = '\0';
 	}
 	return lines;
 }

@@ -194,4 +194,17 @@ run --train "$ed" --labels "$T/cols.labels" -o "$T/cols.model"
 t_eq "--train DIR with a third column: exit 1" 1 "$rc"
 t_match "... naming FILE:LINE" "$T/cols.labels:1: expected FILE<TAB>LABELS" \
 	"$err"
+
+# ---- a NUL byte must not end the file ------------------------------------------
+
+printf 'none\thello\nnone\tbad \000 byte\nabusive\tyou idiot\nnone\tthanks\n' \
+	>"$T/nul.tsv"
+run -c "$T/rules.conf" --eval "$T/nul.tsv"
+t_eq "--eval on a TSV with a NUL byte: exit 1" 1 "$rc"
+t_match "--eval reads the lines after the NUL (3 rows)" '^messages 3, errors 1,' \
+	"$out"
+t_match "--eval names the line with the NUL" "^$T/nul.tsv:2: a NUL byte" "$err"
+run --train "$T/nul.tsv" -o "$T/nul.model"
+t_eq "--train on a TSV with a NUL byte: exit 1" 1 "$rc"
+t_match "--train names the line with the NUL" "$T/nul.tsv:2: a NUL byte" "$err"
 t_done
