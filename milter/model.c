@@ -1755,6 +1755,32 @@ model_train_subset(const struct model_data *d, const size_t *sel, size_t n,
 	return m;
 }
 
+/*
+ * model_cv_check - k folds of d: each fold must hold rows of both
+ * classes, or a fold's model learns from one class and its scores say
+ * nothing (and a fold with no training rows has no model at all)
+ */
+static int
+model_cv_check(const struct model_data *d, unsigned k, char **error_r)
+{
+	size_t neg = d->n - d->n_pos;
+
+	if (k < 2 || k > MODEL_CV_MAX_K) {
+		*error_r = g_strdup_printf("--cv %u: need 2 to %d folds", k,
+					   MODEL_CV_MAX_K);
+		return -1;
+	}
+	if (d->n_pos < k || neg < k) {
+		*error_r = g_strdup_printf(
+		    "--cv %u: need at least %u rows of the class and %u of "
+		    "the others, one of each per fold; the data has %zu and "
+		    "%zu",
+		    k, k, k, d->n_pos, neg);
+		return -1;
+	}
+	return 0;
+}
+
 /* model_cv - stratified k-fold cross-validation */
 int
 model_cv(const struct model_data *d, unsigned k, unsigned seed,
@@ -1765,12 +1791,8 @@ model_cv(const struct model_data *d, unsigned k, unsigned seed,
 	size_t *all;
 	struct eval_score mean = {0};
 
-	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
-		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
-					   "least k rows",
-					   k, MODEL_CV_MAX_K);
+	if (model_cv_check(d, k, error_r) != 0)
 		return -1;
-	}
 	fold = model_assign_folds(d->ys, NULL, d->n, k, seed);
 	all = g_new(size_t, d->n);
 	for (size_t i = 0; i < d->n; i++)
@@ -1843,9 +1865,10 @@ model_choose_threshold(const struct model_data *d, const size_t *sel, size_t n,
 	for (unsigned f = 0; f < ik; f++) {
 		struct model *m = model_train_subset(d, sel, n, fold, f, o);
 
+		/* an inner fold may hold every training row: no model */
 		for (size_t i = 0; i < n; i++)
 			if (fold[i] == f)
-				p[i] = model_score(m, &d->xs[sel[i]]);
+				p[i] = m ? model_score(m, &d->xs[sel[i]]) : 0;
 		model_free(m);
 	}
 	for (int t = MODEL_THR_HI; t >= MODEL_THR_LO; t--) {
@@ -1881,12 +1904,8 @@ model_cv_both(const struct model_data *d, unsigned k, unsigned seed,
 	unsigned *fold;
 	size_t *sel;
 
-	if (k < 2 || k > MODEL_CV_MAX_K || d->n < k) {
-		*error_r = g_strdup_printf("k=%u: need 2..%d folds and at "
-					   "least k rows",
-					   k, MODEL_CV_MAX_K);
+	if (model_cv_check(d, k, error_r) != 0)
 		return -1;
-	}
 	fold = model_assign_folds(d->ys, NULL, d->n, k, seed);
 	sel = g_new(size_t, d->n);
 	for (unsigned f = 0; f < k; f++) {

@@ -182,7 +182,17 @@ run --train "$T/one-class.tsv" --cv 2
 t_eq "--train --cv with no row of the class: exit 1" 1 "$rc"
 run --train "$T/train.tsv" --cv 5
 t_eq "--train --cv K with fewer rows than K: exit 1" 1 "$rc"
-t_match "... saying so" 'need 2\.\.20 folds and at least k rows' "$err"
+t_match "... saying so" 'need at least 5 rows of the class and 5 of the others' "$err"
+# 2 of the class and 1 other: a fold's inner threshold search trained on
+# no row at all (SIGSEGV) before --cv counted each class
+printf 'abusive\tyou idiot\nnone\thello there\nabusive\tyou moron\n' \
+	>"$T/tiny.tsv"
+run --train "$T/tiny.tsv" --cv 2
+t_eq "--train --cv 2 with 1 row of the other class: exit 1" 1 "$rc"
+t_match "... saying how many of each it has" 'the data has 2 and 1' "$err"
+printf 'none\tthanks\n' >>"$T/tiny.tsv"
+run --train "$T/tiny.tsv" --cv 2
+t_eq "--train --cv 2 with 2 rows of each class: exit 0" 0 "$rc"
 
 printf 'a.eml\tabusive\np.eml\tnone\na.eml\tabusive\n' >"$T/dup.labels"
 run --train "$ed" --labels "$T/dup.labels" -o "$T/dup.model"
