@@ -189,17 +189,30 @@ eval_flag_known(const struct triage_config *cf, const char *flag)
 	       strcmp(flag, VERDICT_FLAG_TRUNCATED) == 0;
 }
 
+/* eval_known_flags - the flags a label may name (the verdict can set) */
+char **
+eval_known_flags(const struct triage_config *cf)
+{
+	GPtrArray *a = g_ptr_array_new();
+
+	for (size_t i = 0; i < cf->n_categories; i++)
+		g_ptr_array_add(a, g_strdup(cf->categories[i].flag));
+	g_ptr_array_add(a, g_strdup(VERDICT_FLAG_LONG));
+	g_ptr_array_add(a, g_strdup(VERDICT_FLAG_FREQUENT));
+	g_ptr_array_add(a, g_strdup(VERDICT_FLAG_TRUNCATED));
+	g_ptr_array_add(a, NULL);
+	return (char **)g_ptr_array_free(a, FALSE);
+}
+
 /* eval_flags_known - the flags a label may name, for error messages */
 static char *
 eval_flags_known(const struct triage_config *cf)
 {
-	GString *s = g_string_new(NULL);
+	char **v = eval_known_flags(cf);
+	char *s = g_strjoinv(", ", v);
 
-	for (size_t i = 0; i < cf->n_categories; i++)
-		g_string_append_printf(s, "%s, ", cf->categories[i].flag);
-	g_string_append(s, VERDICT_FLAG_LONG ", " VERDICT_FLAG_FREQUENT
-					     ", " VERDICT_FLAG_TRUNCATED);
-	return g_string_free(s, FALSE);
+	g_strfreev(v);
+	return s;
 }
 
 /*

@@ -47,4 +47,8 @@ struct eval_opts {
 int eval_run(const struct triage_config *cf, const char *path,
 	     const struct eval_opts *o);
 
+/* eval_known_flags - the flags a label may name: the categories' flags
+ * and long, frequent, truncated (g_strfreev() it) */
+char **eval_known_flags(const struct triage_config *cf);
+
 #endif

@@ -570,7 +570,7 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 	struct model_rules rules = {main_rule_hits, main_rule_message, &mr,
 				    cf->max_tokens};
 	struct model_data d = {0};
-	char *error = NULL, *data = NULL, *names = NULL;
+	char *error = NULL, *data = NULL, *names = NULL, **known;
 	const char *unit = tm->labels ? "messages" : "rows";
 	size_t skipped = 0;
 	int rc;
@@ -593,12 +593,14 @@ main_train(const struct triage_config *cf, const struct main_train_args *tm)
 		o.rules = &rules;
 	/* stored messages always go through triage_run(): it finds the
 	 * text the daemon scores, with or without rules */
+	known = eval_known_flags(cf);
 	if (tm->labels != NULL)
 		rc = model_read_messages(tm->path, tm->labels, tm->class_spec,
-					 &rules, &d, &skipped, &error);
+					 known, &rules, &d, &skipped, &error);
 	else
-		rc = model_read_tsv_rules(tm->path, tm->class_spec, o.rules, &d,
-					  &error);
+		rc = model_read_tsv_rules(tm->path, tm->class_spec, known,
+					  o.rules, &d, &error);
+	g_strfreev(known);
 	if (rc == 0 && skipped > 0)
 		fprintf(stderr,
 			"triage-milter: %zu message(s) skipped, %zu used\n",

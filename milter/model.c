@@ -1331,6 +1331,43 @@ model_label_positive(const char *labels, char *const *flags)
 }
 
 /*
+ * model_labels_unknown - the first label of a list that is neither
+ * "none" nor one of known (any case), or NULL; a copy to free
+ */
+static char *
+model_labels_unknown(const char *labels, char *const *known)
+{
+	char **l = g_strsplit_set(labels, ",|", -1), *bad = NULL;
+
+	for (char **p = l; known != NULL && *p && bad == NULL; p++) {
+		int ok = g_ascii_strcasecmp(g_strstrip(*p), "none") == 0;
+
+		for (char *const *f = known; *f && !ok; f++)
+			ok = g_ascii_strcasecmp(*p, *f) == 0;
+		if (!ok)
+			bad = g_strdup(*p);
+	}
+	g_strfreev(l);
+	return bad;
+}
+
+/* model_label_error - *error_r for an unknown label at FILE:LINE */
+static void
+model_label_error(const char *file, size_t line, const char *bad,
+		  char *const *known, char **error_r)
+{
+	GString *list = g_string_new(NULL);
+
+	for (char *const *f = known; *f != NULL; f++)
+		g_string_append_printf(list, "%s%s", f == known ? "" : ", ",
+				       *f);
+	*error_r = g_strdup_printf("%s:%zu: unknown label \"%s\" (flags: %s; "
+				   "or none)",
+				   file, line, bad, list->str);
+	g_string_free(list, TRUE);
+}
+
+/*
  * model_data_push - one featurized row (at most max_tokens tokens, 0: all);
  * with_rules: extra are its rule features, score and other what the
  * rules said of it
@@ -1490,14 +1527,14 @@ int
 model_read_tsv(const char *tsv, const char *class_spec, struct model_data *out,
 	       char **error_r)
 {
-	return model_read_tsv_rules(tsv, class_spec, NULL, out, error_r);
+	return model_read_tsv_rules(tsv, class_spec, NULL, NULL, out, error_r);
 }
 
 /* model_read_tsv_rules - read and featurize, with rule features */
 int
 model_read_tsv_rules(const char *tsv, const char *class_spec,
-		     const struct model_rules *rules, struct model_data *out,
-		     char **error_r)
+		     char *const *known, const struct model_rules *rules,
+		     struct model_data *out, char **error_r)
 {
 	struct model_data d = {0};
 	char **lines, **flags;
@@ -1509,7 +1546,7 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 	    NULL)
 		return -1;
 	for (size_t i = 0; lines[i] != NULL; i++) {
-		char *tab = strchr(lines[i], '\t'), *text;
+		char *tab = strchr(lines[i], '\t'), *text, *bad;
 
 		if (model_skip_line(lines[i]))
 			continue;
@@ -1524,6 +1561,11 @@ model_read_tsv_rules(const char *tsv, const char *class_spec,
 			if (g_ascii_strcasecmp(g_strstrip(lines[i]), "label") ==
 			    0)
 				continue;
+		}
+		if ((bad = model_labels_unknown(lines[i], known)) != NULL) {
+			model_label_error(tsv, i + 1, bad, known, error_r);
+			g_free(bad);
+			break;
 		}
 		text = model_unescape(tab + 1, MODEL_TSV_MAX_TEXT);
 		model_push_text(&d, &cap, text,
@@ -1579,8 +1621,8 @@ model_read_message(struct model_data *d, size_t *cap, const char *path, int y,
 
 int
 model_read_messages(const char *dir, const char *labels, const char *class_spec,
-		    const struct model_rules *rules, struct model_data *out,
-		    size_t *skipped_r, char **error_r)
+		    char *const *known, const struct model_rules *rules,
+		    struct model_data *out, size_t *skipped_r, char **error_r)
 {
 	struct model_data d = {0};
 	GHashTable *seen;
@@ -1613,6 +1655,12 @@ model_read_messages(const char *dir, const char *labels, const char *class_spec,
 			    labels, i + 1, lines[i],
 			    GPOINTER_TO_SIZE(
 				g_hash_table_lookup(seen, lines[i])));
+			rc = -1;
+			break;
+		}
+		if ((why = model_labels_unknown(tab + 1, known)) != NULL) {
+			model_label_error(labels, i + 1, why, known, error_r);
+			g_free(why);
 			rc = -1;
 			break;
 		}
@@ -1966,7 +2014,7 @@ model_cv_tsv(const char *tsv, const char *class_spec, unsigned k, unsigned seed,
 	struct model_data d = {0};
 	int rc;
 
-	if (model_read_tsv_rules(tsv, class_spec, o ? o->rules : NULL, &d,
+	if (model_read_tsv_rules(tsv, class_spec, NULL, o ? o->rules : NULL, &d,
 				 error_r) < 0)
 		return -1;
 	rc = model_cv(&d, k, seed, threshold, o, folds_r, error_r);

@@ -235,10 +235,12 @@ int model_read_tsv(const char *tsv, const char *class_spec,
 
 /*
  * model_read_tsv_rules - model_read_tsv() with the rule hits of each row
- * as features (rules NULL: none) and rule_score/rule_other filled in
+ * as features (rules NULL: none) and rule_score/rule_other filled in;
+ * known (NULL: any) lists the flags a label may name besides "none", so
+ * that a misspelt label is an error, not a row of the other class
  */
 int model_read_tsv_rules(const char *tsv, const char *class_spec,
-			 const struct model_rules *rules,
+			 char *const *known, const struct model_rules *rules,
 			 struct model_data *out, char **error_r);
 
 /*
@@ -248,12 +250,13 @@ int model_read_tsv_rules(const char *tsv, const char *class_spec,
  * required: it gives the text to featurize and the rule features.  A file
  * that cannot be read is an error ("labels:LINE: ..."); a message that
  * cannot be analysed is skipped with a warning on stderr and counted in
- * *skipped_r.  0, or -1 and *error_r.
+ * *skipped_r.  known as for model_read_tsv_rules().  0, or -1 and
+ * *error_r.
  */
 int model_read_messages(const char *dir, const char *labels,
-			const char *class_spec, const struct model_rules *rules,
-			struct model_data *out, size_t *skipped_r,
-			char **error_r);
+			const char *class_spec, char *const *known,
+			const struct model_rules *rules, struct model_data *out,
+			size_t *skipped_r, char **error_r);
 
 /* model_data_clear - release what model_read_tsv() filled in */
 void model_data_clear(struct model_data *d);

@@ -168,8 +168,14 @@ t_match "--train counts 4 rows, 2 positive (Abusive, ABUSIVE)" \
 	'^data: .*train.tsv \(4 rows, 2 positive\)' "$(cat "$T/train.model")"
 
 run --train "$T/messy.tsv" -o "$T/messy.model"
+t_eq "--train on a TSV with a misspelt label: exit 1" 1 "$rc"
+t_match "... naming FILE:LINE and the flags a label may name" \
+	"$T/messy.tsv:8: unknown label \"abusve\" \\(flags: abusive, " "$err"
+t_check "... and writing no model" test ! -e "$T/messy.model"
+grep -v '^abusve' "$T/messy.tsv" >"$T/notab.tsv"
+run --train "$T/notab.tsv" -o "$T/messy.model"
 t_eq "--train on a TSV with a line without a tab: exit 1" 1 "$rc"
-t_match "... naming FILE:LINE" "$T/messy.tsv:9: expected LABELS<TAB>TEXT" \
+t_match "... naming FILE:LINE" "$T/notab.tsv:8: expected LABELS<TAB>TEXT" \
 	"$err"
 t_check "... and writing no model" test ! -e "$T/messy.model"
 
@@ -199,6 +205,11 @@ run --train "$ed" --labels "$T/dup.labels" -o "$T/dup.model"
 t_eq "--train DIR with a message named twice: exit 1" 1 "$rc"
 t_match "... naming FILE:LINE" \
 	"$T/dup.labels:3: a.eml is labeled again \\(first on line 1\\)" "$err"
+printf 'a.eml\tAbusive\np.eml\tnon\n' >"$T/typo.labels"
+run --train "$ed" --labels "$T/typo.labels" -o "$T/typo.model"
+t_eq "--train DIR with a misspelt label: exit 1" 1 "$rc"
+t_match "... naming FILE:LINE" "$T/typo.labels:2: unknown label \"non\"" \
+	"$err"
 printf 'a.eml\tabusive\tseen by Kim\np.eml\tnone\n' >"$T/cols.labels"
 run --train "$ed" --labels "$T/cols.labels" -o "$T/cols.model"
 t_eq "--train DIR with a third column: exit 1" 1 "$rc"

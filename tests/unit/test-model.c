@@ -500,9 +500,9 @@ START_TEST(test_cv_both)
 
 	model_train_defaults(&o);
 	o.rules = &rules;
-	ck_assert_msg(model_read_tsv_rules(path, "abusive", &rules, &d, &err) ==
-			  0,
-		      "%s", err);
+	ck_assert_msg(
+	    model_read_tsv_rules(path, "abusive", NULL, &rules, &d, &err) == 0,
+	    "%s", err);
 	ck_assert_ptr_nonnull(d.rule_score);
 	for (size_t i = 0; i < d.n; i++)
 		idiots += d.rule_score[i] >= 5.0;
