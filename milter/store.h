@@ -16,9 +16,10 @@
  * in one step.  Calls return 0 or -1; after -1, store_last_error() says
  * why.  Output parameters are written only on success.  One handle may be
  * used by any number of threads at once; it must not cross a fork().
- * store_available() is 0 while a networked backend is known to be down
- * (calls then fail at once); a daemon logs its transitions, so an outage
- * costs one log line, not one per message.
+ * store_available() is 0 while a backend is known to be down (calls then
+ * fail at once) or to refuse writes (a full disk, a read-only Redis
+ * replica); a daemon logs its transitions, so an outage costs one log
+ * line, not one per message.
  *
  * Limits: a window remembers at most STORE_WINDOW_MAX_EVENTS events (the
  * oldest are dropped, so counts saturate there); ttl_s and window_s must

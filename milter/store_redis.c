@@ -26,13 +26,18 @@
  * one opened before the failure; after a failure, reconnecting is tried
  * at most once per STORE_REDIS_RECONNECT_MS, and meanwhile every call
  * fails at once with "down since ...", so an outage costs no time per
- * message.  store_available() reports that state so that the daemon can
- * log it once per outage; this module never logs.
+ * message.  A server that answers but refuses the work (a read-only
+ * replica, MISCONF after a failed save, OOM, LOADING) is unavailable too,
+ * from that error reply until a write goes through again, as the LMDB
+ * backend is after a failed write.  store_available() reports both states
+ * so that the daemon can log them once per outage; this module never
+ * logs.
  *
  * Limits: the host name is resolved by getaddrinfo(), which no timeout
  * bounds (use an address or /etc/hosts for Redis); store_open() succeeds
- * while Redis is unreachable (the store starts down, mail must flow), but
- * fails when Redis refuses the password or the database.
+ * while Redis is unreachable or still loading its data (the store starts
+ * down, mail must flow), but fails when Redis refuses the password (also
+ * a missing one) or the database.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -126,6 +131,7 @@ struct redis_store {
 	struct timespec retry_at; /* CLOCK_MONOTONIC: no connect before */
 	time_t down_since;        /* 0 while up */
 	char cause[STORE_ERROR_MAX];
+	int refusing; /* an error reply since the last write went through */
 };
 
 /* A command's outcome when no reply came back. */
@@ -222,6 +228,27 @@ redis_command(redisContext *c, int argc, const char **argv, const size_t *lens)
 }
 
 /*
+ * redis_transient - an error reply that a working setup gives for a
+ * while (loading the data after a restart, a long script, a failover),
+ * not a wrong password or database
+ */
+static int
+redis_transient(const char *err)
+{
+	static const char *const codes[] = {"LOADING", "BUSY", "MASTERDOWN",
+					    "TRYAGAIN"};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(codes); i++) {
+		size_t n = strlen(codes[i]);
+
+		if (strncmp(err, codes[i], n) == 0 &&
+		    (err[n] == ' ' || err[n] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * redis_connect - open, authenticate and select; NULL with cause set.
  * *refused_r is 1 when the server answered but said no (a wrong password
  * or database: configuration, not an outage).
@@ -236,6 +263,7 @@ redis_connect(const struct redis_store *rs, char *cause, size_t size,
 	redisReply *r = NULL;
 	char db[16];
 	char why[STORE_ERROR_MAX];
+	int asked = 0;
 
 	*refused_r = 0;
 	if (rs->path != NULL)
@@ -274,12 +302,22 @@ redis_connect(const struct redis_store *rs, char *cause, size_t size,
 		if (r == NULL || r->type == REDIS_REPLY_ERROR)
 			goto fail;
 		freeReplyObject(r);
+		asked = 1;
 	}
 	if (rs->db != 0) {
 		snprintf(db, sizeof(db), "%d", rs->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
 		r = redis_command(c, 2, argv, NULL);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR)
+			goto fail;
+		freeReplyObject(r);
+		asked = 1;
+	}
+	if (!asked) {
+		/* a server that wants a password says so only when asked */
+		argv[0] = "PING";
+		r = redis_command(c, 1, argv, NULL);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR)
 			goto fail;
 		freeReplyObject(r);
@@ -294,7 +332,7 @@ fail:
 	} else {
 		/* Redis's answer never echoes the password */
 		snprintf(cause, size, "%s refused: %s", argv[0], r->str);
-		*refused_r = 1;
+		*refused_r = !redis_transient(r->str);
 		freeReplyObject(r);
 	}
 	redisFree(c);
@@ -474,20 +512,48 @@ redis_exec(struct redis_store *rs, int argc, const char **argv,
 	}
 }
 
-/* redis_run - redis_exec where an error reply is a failure too */
+/*
+ * redis_refused - an error reply: the server answers but will not do the
+ * work (our commands and scripts never fail on their own), so the store
+ * is unavailable, and says so once, until a write goes through
+ */
+static void
+redis_refused(struct redis_store *rs, const char *what, const char *err)
+{
+	pthread_mutex_lock(&rs->lock);
+	rs->refusing = 1;
+	pthread_mutex_unlock(&rs->lock);
+	store_set_error("%s: %s refused: %s", rs->name, what, err);
+}
+
+/* redis_answered - a reply that is not an error; a write that went
+ * through ends a refusal (a read may work on a read-only replica) */
+static void
+redis_answered(struct redis_store *rs, int write)
+{
+	if (!write)
+		return;
+	pthread_mutex_lock(&rs->lock);
+	rs->refusing = 0;
+	pthread_mutex_unlock(&rs->lock);
+}
+
+/* redis_run - redis_exec where an error reply is a failure too; write:
+ * the command changes data */
 static int
 redis_run(struct redis_store *rs, int argc, const char **argv,
-	  const size_t *lens, redisReply **reply_r)
+	  const size_t *lens, int write, redisReply **reply_r)
 {
 	redisReply *reply;
 
 	if (redis_exec(rs, argc, argv, lens, &reply) < 0)
 		return -1;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		store_set_error("%s: %s: %s", rs->name, argv[0], reply->str);
+		redis_refused(rs, argv[0], reply->str);
 		freeReplyObject(reply);
 		return -1;
 	}
+	redis_answered(rs, write);
 	*reply_r = reply;
 	return 0;
 }
@@ -515,7 +581,7 @@ redis_key(const unsigned char *hk, char *buf)
 /* redis_script - EVALSHA one script, loading it with EVAL if the server
  * does not know it (first use, restart, SCRIPT FLUSH) */
 static int
-redis_script(struct redis_store *rs, const struct redis_script *s,
+redis_script(struct redis_store *rs, const struct redis_script *s, int write,
 	     const char *key, int nargs, const char **args,
 	     redisReply **reply_r)
 {
@@ -542,13 +608,14 @@ redis_script(struct redis_store *rs, const struct redis_script *s,
 		argv[1] = s->text;
 		lens[0] = 4;
 		lens[1] = strlen(s->text);
-		return redis_run(rs, argc, argv, lens, reply_r);
+		return redis_run(rs, argc, argv, lens, write, reply_r);
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
-		store_set_error("%s: script: %s", rs->name, reply->str);
+		redis_refused(rs, "script", reply->str);
 		freeReplyObject(reply);
 		return -1;
 	}
+	redis_answered(rs, write);
 	*reply_r = reply;
 	return 0;
 }
@@ -582,7 +649,7 @@ redis_mark_once(void *be, const unsigned char *hk, time_t now, unsigned ttl_s,
 	(void)now;
 	redis_key(hk, key);
 	snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-	if (redis_run(rs, 6, argv, NULL, &reply) < 0)
+	if (redis_run(rs, 6, argv, NULL, 1, &reply) < 0)
 		return -1;
 	/* "OK" when set; nil when the key was there */
 	present = reply->type == REDIS_REPLY_NIL;
@@ -609,7 +676,7 @@ redis_exists(void *be, const unsigned char *hk, time_t now, int *present_r)
 
 	(void)now;
 	redis_key(hk, key);
-	if (redis_run(rs, 2, argv, NULL, &reply) < 0 ||
+	if (redis_run(rs, 2, argv, NULL, 0, &reply) < 0 ||
 	    redis_integer(rs, reply, &n) < 0)
 		return -1;
 	*present_r = n > 0;
@@ -628,7 +695,7 @@ redis_set(void *be, const unsigned char *hk, time_t now, unsigned ttl_s)
 	(void)now;
 	redis_key(hk, key);
 	snprintf(ttl, sizeof(ttl), "%u", ttl_s);
-	if (redis_run(rs, 5, argv, NULL, &reply) < 0)
+	if (redis_run(rs, 5, argv, NULL, 1, &reply) < 0)
 		return -1;
 	freeReplyObject(reply);
 	return 0;
@@ -644,7 +711,7 @@ redis_del(void *be, const unsigned char *hk)
 	redisReply *reply;
 
 	redis_key(hk, key);
-	if (redis_run(rs, 2, argv, NULL, &reply) < 0)
+	if (redis_run(rs, 2, argv, NULL, 1, &reply) < 0)
 		return -1;
 	freeReplyObject(reply);
 	return 0;
@@ -685,7 +752,7 @@ redis_window_add(void *be, const unsigned char *hk, time_t now,
 	snprintf(at, sizeof(at), "%lld", (long long)now);
 	snprintf(rank, sizeof(rank), "%d", -(STORE_WINDOW_MAX_EVENTS + 1));
 	snprintf(span, sizeof(span), "%u", window_s);
-	if (redis_script(rs, &rs->window_add, key, 5, args, &reply) < 0 ||
+	if (redis_script(rs, &rs->window_add, 1, key, 5, args, &reply) < 0 ||
 	    redis_integer(rs, reply, &n) < 0)
 		return -1;
 	*count_r = (unsigned long)n;
@@ -706,7 +773,7 @@ redis_window_count(void *be, const unsigned char *hk, time_t now,
 	redis_key(hk, key);
 	/* "(": exclusive, as the trim in window_add is inclusive */
 	snprintf(cutoff, sizeof(cutoff), "(%lld", (long long)now - window_s);
-	if (redis_script(rs, &rs->window_count, key, 1, args, &reply) < 0 ||
+	if (redis_script(rs, &rs->window_count, 0, key, 1, args, &reply) < 0 ||
 	    redis_integer(rs, reply, &n) < 0)
 		return -1;
 	*count_r = (unsigned long)n;
@@ -723,7 +790,8 @@ redis_purge(void *be, time_t now, unsigned long *removed_r)
 	return 0;
 }
 
-/* redis_available - 0 from a failure until a command succeeds again */
+/* redis_available - 0 from a failure until a command succeeds again, and
+ * from an error reply until a write succeeds */
 static int
 redis_available(void *be)
 {
@@ -731,7 +799,7 @@ redis_available(void *be)
 	int up;
 
 	pthread_mutex_lock(&rs->lock);
-	up = rs->down_since == 0;
+	up = rs->down_since == 0 && !rs->refusing;
 	pthread_mutex_unlock(&rs->lock);
 	return up;
 }

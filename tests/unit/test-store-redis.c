@@ -51,6 +51,8 @@ static struct {
 	int db;
 } fx;
 
+static void raw_master(void);
+
 static void
 setup(void)
 {
@@ -66,6 +68,8 @@ setup(void)
 		fx.port = atoi(port);
 		fx.password = getenv("TRIAGE_REDIS_PASSWORD");
 		fx.db = db != NULL ? atoi(db) : 0;
+		/* a failed test_refusing must not leave a replica behind */
+		raw_master();
 	}
 }
 
@@ -199,25 +203,24 @@ START_TEST(test_unreachable)
 END_TEST
 
 /* test_silent_server - a server that accepts and never answers costs
- * one timeout, then calls fail at once until the reconnect interval */
+ * one timeout (the open's PING), then calls fail at once until the
+ * reconnect interval */
 START_TEST(test_silent_server)
 {
 	int port, fd = loopback_socket(1, &port);
 	char *uri = g_strdup_printf("redis://127.0.0.1:%d/0", port);
+	gint64 t0 = g_get_monotonic_time();
 	struct store *st = open_uri(uri);
 	int present = 42;
-	gint64 t0;
 	long ms;
 
-	/* the connection itself succeeded: nothing is known to be wrong */
-	ck_assert_int_eq(store_available(st), 1);
-	t0 = g_get_monotonic_time();
-	ck_assert_int_eq(store_mark_once(st, "ack:x", 60, &present), -1);
+	/* the open asked, got no answer, and starts down (not fatal) */
 	ms = ms_since(t0);
 	ck_assert_msg(ms >= TIMEOUT_MS - 20 && ms < CALL_MAX_MS, "%ld ms", ms);
+	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_mark_once(st, "ack:x", 60, &present), -1);
 	ck_assert_msg(strstr(store_last_error(st), "no answer within") != NULL,
 		      "%s", store_last_error(st));
-	ck_assert_int_eq(store_available(st), 0);
 	ck_assert_int_eq(present, 42);
 	/* no new attempt within the interval */
 	t0 = g_get_monotonic_time();
@@ -370,6 +373,77 @@ START_TEST(test_refused_config)
 	g_free(uri);
 	g_free(auth);
 	g_free(esc);
+	/* no password for a server that wants one: asked, and refused */
+	if (fx.password == NULL)
+		return;
+	error = NULL;
+	uri = g_strdup_printf("redis://127.0.0.1:%d", fx.port);
+	ck_assert_ptr_null(store_open(uri, fx.key_file, &error));
+	ck_assert_ptr_nonnull(error);
+	ck_assert_msg(strstr(error, "NOAUTH") != NULL, "%s", error);
+	g_free(error);
+	g_free(uri);
+}
+END_TEST
+
+/* raw_replicaof - REPLICAOF host port on a raw connection, must be OK */
+static void
+raw_replicaof(redisContext *c, const char *host, const char *port)
+{
+	redisReply *r = redisCommand(c, "REPLICAOF %s %s", host, port);
+
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STATUS,
+		      "REPLICAOF %s %s: %s", host, port,
+		      r != NULL && r->str != NULL ? r->str : c->errstr);
+	freeReplyObject(r);
+}
+
+/* raw_master - make the test server a master again (see setup) */
+static void
+raw_master(void)
+{
+	redisContext *c = raw();
+
+	raw_replicaof(c, "NO", "ONE");
+	redisFree(c);
+}
+
+/*
+ * test_refusing - a server that answers but refuses writes (here a
+ * read-only replica, as after a failover to the wrong host) is reported
+ * unavailable, so that the daemon logs the outage, until writes work
+ */
+START_TEST(test_refusing)
+{
+	struct store *st;
+	redisContext *c;
+	unsigned long count = 0;
+	int present = -1;
+
+	if (fx.uri == NULL)
+		return;
+	st = open_uri(fx.uri);
+	ck_assert_int_eq(store_set(st, "ack:ro", 600), 0);
+	c = raw();
+	/* a master that refuses connections: the replica stays read-only */
+	raw_replicaof(c, "127.0.0.1", "1");
+	ck_assert_int_eq(store_window_add(st, "count:ro", 600, &count), -1);
+	ck_assert_msg(strstr(store_last_error(st), "READONLY") != NULL, "%s",
+		      store_last_error(st));
+	ck_assert_int_eq(store_available(st), 0);
+	/* reads still work, but they do not end the refusal */
+	ck_assert_int_eq(store_exists(st, "ack:ro", &present), 0);
+	ck_assert_int_eq(present, 1);
+	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_mark_once(st, "ack:ro2", 600, &present), -1);
+	ck_assert_int_eq(store_available(st), 0);
+	raw_replicaof(c, "NO", "ONE");
+	ck_assert_msg(store_window_add(st, "count:ro", 600, &count) == 0, "%s",
+		      store_last_error(st));
+	ck_assert_uint_eq(count, 1);
+	ck_assert_int_eq(store_available(st), 1);
+	redisFree(c);
+	store_close(st);
 }
 END_TEST
 
@@ -470,6 +544,7 @@ store_redis_suite(void)
 	tcase_add_test(tc, test_silent_server);
 	tcase_add_test(tc, test_keys_hashed);
 	tcase_add_test(tc, test_refused_config);
+	tcase_add_test(tc, test_refusing);
 	tcase_add_test(tc, test_idle_closed);
 	tcase_add_test(tc, test_outage);
 	suite_add_tcase(s, tc);
