@@ -407,7 +407,8 @@ sender_thread(gpointer arg)
 
 		log_warn("%s: acknowledgment to %s dropped at shutdown",
 			 job->qid, job->to);
-		if (job->tries > 0 && job->dedup_key != NULL)
+		/* the mark is ours once reserved here or at end of message */
+		if ((job->tries > 0 || job->reserved) && job->dedup_key != NULL)
 			(void)store_del(s->st, job->dedup_key);
 		sender_job_free(job);
 	}

@@ -277,6 +277,49 @@ START_TEST(test_queue_failure_releases)
 }
 END_TEST
 
+/*
+ * A reply dropped at shutdown before its first try releases the mark
+ * that end of message reserved for it (job->reserved), so that the
+ * customer's next message is answered, not suppressed as a duplicate.
+ */
+START_TEST(test_queue_shutdown_releases)
+{
+	struct sender_config cf = config(10);
+	char *uri = g_strdup_printf("lmdb:%s/store", dir), *error = NULL;
+	struct store *st = store_open(uri, NULL, &error);
+	struct sender_job *j;
+	struct sender *s;
+	int present = -1;
+
+	ck_assert_msg(st != NULL, "%s", error);
+	put("sleep", "2");
+	s = sender_start(&cf, st, &error);
+	ck_assert_ptr_nonnull(s);
+	/* as milter_queue_ack does: the mark first, then the job */
+	ck_assert_int_eq(store_mark_once(st, "k1", SENDER_RESERVE_S, &present),
+			 0);
+	j = job("ann@example.org", "k1");
+	j->reserved = 1;
+	ck_assert_int_eq(sender_submit(s, j), 0);
+	ck_assert_int_eq(store_mark_once(st, "k2", SENDER_RESERVE_S, &present),
+			 0);
+	j = job("bob@example.org", "k2");
+	j->reserved = 1;
+	ck_assert_int_eq(sender_submit(s, j), 0);
+	/* the first hand-off is under way when the drain time is up */
+	ck_assert(wait_for(1));
+	sender_stop(s, 0);
+	ck_assert_ptr_null(slurp("msg1"));
+	ck_assert_int_eq(store_exists(st, "k1", &present), 0);
+	ck_assert_int_eq(present, 1);
+	ck_assert_int_eq(store_exists(st, "k2", &present), 0);
+	ck_assert_int_eq(present, 0);
+	store_close(st);
+	g_free(uri);
+	config_clear(&cf);
+}
+END_TEST
+
 static Suite *
 sender_suite(void)
 {
@@ -292,6 +335,7 @@ sender_suite(void)
 	tcase_add_loop_test(tc, test_transports, 0, G_N_ELEMENTS(transports));
 	tcase_add_test(tc, test_queue_dedup);
 	tcase_add_test(tc, test_queue_failure_releases);
+	tcase_add_test(tc, test_queue_shutdown_releases);
 	suite_add_tcase(s, tc);
 	return s;
 }
