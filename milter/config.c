@@ -25,6 +25,7 @@
 #include "model.h"
 #include "rules.h"
 #include "sign.h"
+#include "store.h"
 #include "strvec.h"
 #include "template.h"
 
@@ -971,15 +972,10 @@ config_reply(struct triage_config *cf, cfg_t *cfg, const char *path,
 		    "to remember whom it answered");
 		return -1;
 	}
-	if (*cf->store_uri != '\0' &&
-	    !(g_str_has_prefix(cf->store_uri, "lmdb:/") &&
-	      cf->store_uri[strlen("lmdb:/")] != '\0') &&
-	    !g_str_has_prefix(cf->store_uri, "redis://") &&
-	    !g_str_has_prefix(cf->store_uri, "redis+unix:///")) {
-		config_fail(error_r, cf, cfg, "store",
-			    "store \"%s\": expected lmdb:/absolute/directory, "
-			    "redis://host:port/db or redis+unix:///path",
-			    cf->store_uri);
+	if (*cf->store_uri != '\0' && store_check(cf->store_uri, &err) != 0) {
+		/* the backend's own parser: what -n passes, the daemon opens */
+		config_fail(error_r, cf, cfg, "store", "store: %s", err);
+		g_free(err);
 		return -1;
 	}
 	if (g_str_has_prefix(cf->store_uri, "redis") &&

@@ -192,30 +192,46 @@ store_load_key(const char *path, unsigned char *key, char **error_r)
 	return 0;
 }
 
+/* store_backend - the backend of uri's scheme, *len_r its length; NULL
+ * and *error_r if none */
+static const struct store_ops *
+store_backend(const char *uri, size_t *len_r, char **error_r)
+{
+	for (size_t i = 0; uri != NULL && i < G_N_ELEMENTS(store_backends);
+	     i++) {
+		*len_r = strlen(store_backends[i]->scheme);
+		if (strncmp(uri, store_backends[i]->scheme, *len_r) == 0)
+			return store_backends[i];
+	}
+	*error_r = g_strdup_printf("%s: unknown store type (expected "
+				   "lmdb:DIRECTORY, redis://HOST or "
+				   "redis+unix:///SOCKET)",
+				   uri ? uri : "(null)");
+	return NULL;
+}
+
+int
+store_check(const char *uri, char **error_r)
+{
+	size_t len = 0;
+	const struct store_ops *ops = store_backend(uri, &len, error_r);
+
+	if (ops == NULL)
+		return -1;
+	return ops->check != NULL ? ops->check(uri + len, error_r) : 0;
+}
+
 /* store_open - open the store at uri with the site key in key_file */
 struct store *
 store_open(const char *uri, const char *key_file, char **error_r)
 {
-	const struct store_ops *ops = NULL;
+	size_t len = 0;
+	const struct store_ops *ops = store_backend(uri, &len, error_r);
 	struct store *st;
 	char *path;
-	size_t len = 0;
 
-	for (size_t i = 0; uri != NULL && i < G_N_ELEMENTS(store_backends);
-	     i++) {
-		len = strlen(store_backends[i]->scheme);
-		if (strncmp(uri, store_backends[i]->scheme, len) == 0) {
-			ops = store_backends[i];
-			break;
-		}
-	}
-	if (ops == NULL) {
-		*error_r = g_strdup_printf(
-		    "%s: unknown store type (expected lmdb:DIRECTORY, "
-		    "redis://HOST or redis+unix:///SOCKET)",
-		    uri ? uri : "(null)");
+	if (ops == NULL)
 		return NULL;
-	}
 	if (key_file != NULL)
 		path = g_strdup(key_file);
 	else if (ops->default_key_file != NULL)

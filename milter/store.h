@@ -47,6 +47,10 @@
 struct store;
 
 struct store *store_open(const char *uri, const char *key_file, char **error_r);
+
+/* store_check - whether uri is a store address store_open() takes (its
+ * form only: nothing is opened or connected); 0, or -1 and *error_r */
+int store_check(const char *uri, char **error_r);
 struct store *store_close(struct store *st);
 int store_mark_once(struct store *st, const char *key, unsigned ttl_s,
 		    int *was_present_r);
@@ -73,7 +77,8 @@ void store_set_clock(time_t (*clock_fn)(void));
  */
 struct store_ops {
 	const char *scheme; /* URI prefix, including the ':' */
-	/* location: the URI after the scheme */
+	/* location: the URI after the scheme; check parses it, no more */
+	int (*check)(const char *location, char **error_r);
 	void *(*open)(const char *location, char **error_r);
 	void (*close)(void *be);
 	/* newly allocated default site key path, or NULL: key_file needed */

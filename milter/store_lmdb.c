@@ -490,6 +490,19 @@ lmdb_parse(const char *location, char **dir_r, unsigned long *map_mb_r,
 	return 0;
 }
 
+/* lmdb_check - whether a location parses */
+static int
+lmdb_check(const char *location, char **error_r)
+{
+	char *dir = NULL;
+	unsigned long map_mb;
+
+	if (lmdb_parse(location, &dir, &map_mb, error_r) < 0)
+		return -1;
+	g_free(dir);
+	return 0;
+}
+
 /* lmdb_env_open - create the environment and its database handle */
 static int
 lmdb_env_open(struct lmdb_store *ls, char **error_r)
@@ -697,6 +710,7 @@ lmdb_available(void *be)
 
 const struct store_ops store_lmdb_ops = {
     .scheme = "lmdb:",
+    .check = lmdb_check,
     .open = lmdb_open,
     .close = lmdb_close,
     .default_key_file = lmdb_default_key_file,

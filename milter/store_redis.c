@@ -1006,29 +1006,38 @@ redis_script_init(struct redis_script *s, const char *text)
  * password or database fails the open; Redis unreachable does not (the
  * store starts down and reconnects later)
  */
-static void *
-redis_open_common(const char *location, int unix_socket, char **error_r)
+/* redis_parsed - a store of the location, parsed, not connected; NULL
+ * and *error_r when the location is not one */
+static struct redis_store *
+redis_parsed(const char *location, int unix_socket, char **error_r)
 {
 	struct redis_store *rs = g_new0(struct redis_store, 1);
-	struct redis_conn conn;
-	char cause[STORE_ERROR_MAX];
-	int refused = 0;
+	pthread_condattr_t ca;
 
 	pthread_mutex_init(&rs->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		/* waits are measured on the monotonic clock */
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&rs->idle_cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	/* waits are measured on the monotonic clock */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&rs->idle_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	if ((unix_socket ? redis_parse_unix(rs, location, error_r)
 			 : redis_parse_tcp(rs, location, error_r)) < 0) {
 		redis_close(rs);
 		return NULL;
 	}
+	return rs;
+}
+
+static void *
+redis_open_common(const char *location, int unix_socket, char **error_r)
+{
+	struct redis_store *rs = redis_parsed(location, unix_socket, error_r);
+	struct redis_conn conn;
+	char cause[STORE_ERROR_MAX];
+	int refused = 0;
+
+	if (rs == NULL)
+		return NULL;
 	if (redis_script_init(&rs->window_add, redis_window_add_lua) < 0 ||
 	    redis_script_init(&rs->window_count, redis_window_count_lua) < 0) {
 		*error_r =
@@ -1067,17 +1076,42 @@ redis_open_unix(const char *location, char **error_r)
 	return redis_open_common(location, 1, error_r);
 }
 
+/* redis_check_tcp, redis_check_unix - whether a location parses */
+static int
+redis_check_tcp(const char *location, char **error_r)
+{
+	struct redis_store *rs = redis_parsed(location, 0, error_r);
+
+	if (rs == NULL)
+		return -1;
+	redis_close(rs);
+	return 0;
+}
+
+static int
+redis_check_unix(const char *location, char **error_r)
+{
+	struct redis_store *rs = redis_parsed(location, 1, error_r);
+
+	if (rs == NULL)
+		return -1;
+	redis_close(rs);
+	return 0;
+}
+
 /* The two schemes differ only in how the connection is opened. */
-#define REDIS_OPS(scheme_, open_)                                              \
+#define REDIS_OPS(scheme_, check_, open_)                                      \
 	{                                                                      \
-		.scheme = (scheme_), .open = (open_), .close = redis_close,    \
-		.default_key_file = NULL, .mark_once = redis_mark_once,        \
-		.exists = redis_exists, .set = redis_set, .del = redis_del,    \
+		.scheme = (scheme_), .check = (check_), .open = (open_),       \
+		.close = redis_close, .default_key_file = NULL,                \
+		.mark_once = redis_mark_once, .exists = redis_exists,          \
+		.set = redis_set, .del = redis_del,                            \
 		.window_add = redis_window_add,                                \
 		.window_count = redis_window_count, .purge = redis_purge,      \
 		.available = redis_available,                                  \
 	}
 
-const struct store_ops store_redis_ops = REDIS_OPS("redis://", redis_open_tcp);
+const struct store_ops store_redis_ops =
+    REDIS_OPS("redis://", redis_check_tcp, redis_open_tcp);
 const struct store_ops store_redis_unix_ops =
-    REDIS_OPS("redis+unix://", redis_open_unix);
+    REDIS_OPS("redis+unix://", redis_check_unix, redis_open_unix);

@@ -106,7 +106,12 @@ static const struct {
      "  \"bob\"\n }\n}\n",
      4, "\"bob\" is not an address"},
     {"route legal {\n\n quarantine = \"a\\tb\"\n}\n", 3, "control"},
-    {"# c\n\nstore = \"lmdb:relative\"\n", 3, "lmdb:/absolute"},
+    {"# c\n\nstore = \"lmdb:relative\"\n", 3, "must be an absolute path"},
+    /* the backends' own parsers: what -n passes, the daemon opens */
+    {"store = \"lmdb:/var/lib/t?map_mb=abc\"\n", 1, "bad option"},
+    {"\nstore = \"redis://:pw@[::1:6379/0\"\nstore_key_file = \"/k\"\n", 2,
+     "expected redis://"},
+    {"store = \"memcache://x\"\n", 1, "unknown store type"},
     {"\nstore = \"redis://127.0.0.1:6379/0\"\n", 2, "store_key_file"},
     {"frequent {\n window = \"1h\"\n messages = 5\n}\n", 3, "needs a store"},
     {"signing {\n\n key_id = \"a\"\n}\n", 3, "go together"},
