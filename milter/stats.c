@@ -90,10 +90,31 @@ struct stats {
 	struct stats_family reasons;
 };
 
+/* stats_conn - one open scrape connection and when it must be gone */
+struct stats_conn {
+	int fd;
+	gint64 deadline; /* g_get_monotonic_time() */
+	int cut;         /* shut down, waiting for MHD to close it */
+};
+
+/*
+ * stats_server - the listener and the one thread that runs it
+ *
+ * MHD's own timeout only counts silence, so a client sending a byte now
+ * and then would hold its slot for hours; STATS_MAX_CONNECTIONS of them
+ * would lock every scrape out.  So the server runs MHD from a thread of
+ * its own and, between two rounds, shuts down every connection older
+ * than STATS_TIMEOUT_S.  conns is only touched from that thread (the
+ * notify callback runs inside MHD_run_wait), and by stats_listen_stop()
+ * once the thread is gone.
+ */
 struct stats_server {
 	struct MHD_Daemon *daemon;
 	struct stats *stats;
 	int port;
+	GThread *thread;
+	atomic_int stop;
+	GPtrArray *conns; /* struct stats_conn */
 };
 
 /* stats_inc - one more, from any thread */
@@ -598,6 +619,62 @@ stats_handler(void *cls, struct MHD_Connection *conn, const char *url,
 			   "text/plain; version=0.0.4; charset=utf-8");
 }
 
+/* stats_notify - track each connection from its start to its close */
+static void
+stats_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+	     enum MHD_ConnectionNotificationCode toe)
+{
+	struct stats_server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		struct stats_conn *sc = g_new0(struct stats_conn, 1);
+
+		sc->fd = ci != NULL ? ci->connect_fd : -1;
+		sc->deadline = g_get_monotonic_time() +
+			       (gint64)STATS_TIMEOUT_S * G_USEC_PER_SEC;
+		g_ptr_array_add(srv->conns, sc);
+		*socket_context = sc;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED &&
+		   *socket_context != NULL) {
+		/* before MHD closes the descriptor: never shut a reused one */
+		(void)g_ptr_array_remove_fast(srv->conns, *socket_context);
+		*socket_context = NULL;
+	}
+}
+
+/* stats_cut_late - shut down connections past their deadline; MHD then
+ * reads the end of the stream and closes them itself */
+static void
+stats_cut_late(struct stats_server *srv)
+{
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < srv->conns->len; i++) {
+		struct stats_conn *sc = g_ptr_array_index(srv->conns, i);
+
+		if (!sc->cut && sc->fd >= 0 && now >= sc->deadline) {
+			(void)shutdown(sc->fd, SHUT_RDWR);
+			sc->cut = 1;
+		}
+	}
+}
+
+/* stats_serve - the server thread: MHD rounds, deadlines between them */
+static gpointer
+stats_serve(gpointer arg)
+{
+	struct stats_server *srv = arg;
+
+	while (!atomic_load(&srv->stop)) {
+		if (MHD_run_wait(srv->daemon, STATS_POLL_MS) != MHD_YES)
+			g_usleep(STATS_POLL_MS * 1000); /* no busy loop */
+		stats_cut_late(srv);
+	}
+	return NULL;
+}
+
 /* stats_socket - a bound, listening, non-blocking socket, or -1 */
 static int
 stats_socket(const struct sockaddr_storage *ss, socklen_t len, const char *spec,
@@ -652,20 +729,24 @@ stats_listen_start(struct stats *s, const char *spec, char **error_r)
 	srv = g_new0(struct stats_server, 1);
 	srv->stats = s;
 	srv->port = port;
+	srv->conns = g_ptr_array_new_with_free_func(g_free);
+	/* no internal thread: stats_serve() runs MHD (epoll on Linux) */
 	srv->daemon = MHD_start_daemon(
-	    MHD_USE_AUTO_INTERNAL_THREAD |
-		(ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    MHD_USE_AUTO | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 	    (uint16_t)port, NULL, NULL, stats_handler, srv,
 	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned)STATS_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned)STATS_TIMEOUT_S, MHD_OPTION_END);
+	    (unsigned)STATS_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+	    stats_notify, srv, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		*error_r = g_strdup_printf(
 		    "stats_listen \"%s\": cannot start the HTTP server", spec);
 		(void)close(fd);
+		g_ptr_array_free(srv->conns, TRUE);
 		g_free(srv);
 		return NULL;
 	}
+	srv->thread = g_thread_new("stats", stats_serve, srv);
 	return srv;
 }
 
@@ -676,13 +757,17 @@ stats_listen_port(const struct stats_server *srv)
 	return srv->port;
 }
 
-/* stats_listen_stop - close the listener, wait for its thread */
+/* stats_listen_stop - wait for the thread (a poll round at most), close
+ * the listener and the connections */
 struct stats_server *
 stats_listen_stop(struct stats_server *srv)
 {
 	if (srv == NULL)
 		return NULL;
+	atomic_store(&srv->stop, 1);
+	g_thread_join(srv->thread);
 	MHD_stop_daemon(srv->daemon);
+	g_ptr_array_free(srv->conns, TRUE);
 	g_free(srv);
 	return NULL;
 }

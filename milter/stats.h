@@ -17,15 +17,15 @@
  * A name that was never registered, or that did not fit, is counted
  * under "other".
  *
- * stats_listen_start() serves GET /metrics over HTTP from its own
- * thread (libmicrohttpd).  The address comes from the config: a port
+ * stats_listen_start() serves GET /metrics over HTTP (libmicrohttpd)
+ * from a thread of its own.  The address comes from the config: a port
  * alone binds 127.0.0.1; any other address must be written out as a
  * numeric IPv4 or bracketed IPv6 address, so exposing the counters
  * beyond the host is always an explicit choice.  Host names are refused
  * (no resolver at start, no surprise address).
  *
  * Limits: STATS_MAX_NAMES per label family; STATS_MAX_CONNECTIONS
- * concurrent scrapes, each cut after STATS_TIMEOUT_S of silence.
+ * concurrent scrapes, each cut STATS_TIMEOUT_S after it connected.
  * The module does not log: errors are returned to the caller.
  */
 #ifndef TRIAGE_STATS_H
@@ -40,8 +40,14 @@
 #define STATS_MAX_NAME_LEN 128
 /* Prometheus scrapes one connection at a time; a few spare for curl. */
 #define STATS_MAX_CONNECTIONS 8
-/* A scrape reads a few kilobytes; a silent client is dropped. */
-#define STATS_TIMEOUT_S 10
+/* A scrape is one small request and a few kilobytes back, done in
+ * milliseconds; a connection open longer is cut, silent or not, so that
+ * slow clients cannot hold every slot.  Well under Prometheus's default
+ * scrape_timeout (10 s), so a scrape queued behind them still succeeds. */
+#define STATS_TIMEOUT_S 5
+/* How often the server thread looks at the deadlines and the stop flag;
+ * also the longest stats_listen_stop() waits. */
+#define STATS_POLL_MS 250
 /* The default when the config gives a port alone. */
 #define STATS_DEFAULT_HOST "127.0.0.1"
 

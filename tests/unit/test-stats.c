@@ -578,6 +578,86 @@ START_TEST(test_http)
 }
 END_TEST
 
+/* trickle - what a slowloris does: one more byte every second */
+struct trickle {
+	int fd[STATS_MAX_CONNECTIONS];
+	int stop;
+};
+
+static void *
+trickle_loop(void *arg)
+{
+	struct trickle *t = arg;
+	const char *req = "ET /metrics HTTP/1.1\r\nHost: t\r\nX-Slow: ";
+
+	for (size_t i = 0; !__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE); i++) {
+		for (int k = 0; k < STATS_MAX_CONNECTIONS; k++)
+			(void)send(t->fd[k], i < strlen(req) ? req + i : "a", 1,
+				   MSG_NOSIGNAL);
+		sleep(1);
+	}
+	return NULL;
+}
+
+/* A client that sends a byte a second is busy, never silent: the idle
+ * timeout alone let STATS_MAX_CONNECTIONS of them hold every slot for
+ * hours, and every scrape waited in the backlog until it gave up. */
+START_TEST(test_slow_clients)
+{
+	struct stats *s = stats_new("t");
+	struct trickle t = {{0}, 0};
+	struct stats_server *srv;
+	struct sockaddr_in sin = {0};
+	char *error = NULL, *r, c;
+	pthread_t th;
+	gint64 start;
+
+	srv = stats_listen_start(s, "127.0.0.1:0", &error);
+	ck_assert_msg(srv != NULL, "%s", error);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)stats_listen_port(srv));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int k = 0; k < STATS_MAX_CONNECTIONS; k++) {
+		t.fd[k] = socket(AF_INET, SOCK_STREAM, 0);
+		ck_assert_int_ge(t.fd[k], 0);
+		ck_assert_int_eq(
+		    connect(t.fd[k], (struct sockaddr *)&sin, sizeof(sin)), 0);
+		ck_assert_int_eq(send(t.fd[k], "G", 1, MSG_NOSIGNAL), 1);
+	}
+	ck_assert_int_eq(pthread_create(&th, NULL, trickle_loop, &t), 0);
+	sleep(1); /* every slot taken */
+
+	/* the scrape waits for a slot: at most STATS_TIMEOUT_S, well under
+	 * Prometheus's 10 s; http() gives up after 10 s */
+	start = g_get_monotonic_time();
+	r = http(AF_INET, stats_listen_port(srv),
+		 "GET /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_msg(strstr(r, "\ntriage_messages_total 0\n") != NULL, "%s",
+		      r);
+	ck_assert_int_le(g_get_monotonic_time() - start,
+			 (gint64)(STATS_TIMEOUT_S + 1) * G_USEC_PER_SEC);
+	g_free(r);
+
+	/* the slow clients were cut, busy as they were */
+	__atomic_store_n(&t.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	for (int k = 0; k < STATS_MAX_CONNECTIONS; k++) {
+		struct timeval tv = {STATS_TIMEOUT_S + 2, 0};
+
+		ck_assert_int_eq(setsockopt(t.fd[k], SOL_SOCKET, SO_RCVTIMEO,
+					    &tv, sizeof(tv)),
+				 0);
+		errno = 0;
+		/* end of stream or reset, not the receive timeout */
+		ck_assert_int_le(recv(t.fd[k], &c, 1, 0), 0);
+		ck_assert_int_ne(errno, EAGAIN);
+		close(t.fd[k]);
+	}
+	stats_listen_stop(srv);
+	stats_free(s);
+}
+END_TEST
+
 START_TEST(test_http6)
 {
 	struct stats *s = stats_new("t");
@@ -622,6 +702,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_register);
 	tcase_add_loop_test(tc, test_listen_check, 0, G_N_ELEMENTS(specs));
 	tcase_add_test(tc, test_http);
+	tcase_add_test(tc, test_slow_clients);
 	tcase_add_test(tc, test_http6);
 	suite_add_tcase(s, tc);
 	return s;
