@@ -693,8 +693,12 @@ stats_socket(const struct sockaddr_storage *ss, socklen_t len, const char *spec,
 	}
 	/* a restart must not wait for TIME_WAIT of the last scrape */
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	/* "[::]" means IPv6 only, whatever net.ipv6.bindv6only says */
-	if (ss->ss_family == AF_INET6)
+	/* "[::]" means IPv6 only, whatever net.ipv6.bindv6only says; an
+	 * IPv4-mapped address ("[::ffff:127.0.0.1]") is IPv4, and binding
+	 * one to an IPv6-only socket fails with EINVAL */
+	if (ss->ss_family == AF_INET6 &&
+	    !IN6_IS_ADDR_V4MAPPED(
+		&((const struct sockaddr_in6 *)ss)->sin6_addr))
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one,
 				 sizeof(one));
 	if (bind(fd, (const struct sockaddr *)ss, len) != 0 ||

@@ -658,6 +658,33 @@ START_TEST(test_slow_clients)
 }
 END_TEST
 
+/* An IPv4-mapped address passes -n as loopback, so it must also bind:
+ * on an IPv6-only socket the start failed with "Invalid argument". */
+START_TEST(test_http_v4mapped)
+{
+	struct stats *s = stats_new("t");
+	struct stats_server *srv;
+	char *error = NULL, *r;
+	int probe = socket(AF_INET6, SOCK_STREAM, 0);
+
+	/* no IPv6 in this kernel: nothing to test */
+	if (probe < 0) {
+		stats_free(s);
+		return;
+	}
+	close(probe);
+	ck_assert_int_eq(stats_listen_check("[::ffff:127.0.0.1]:0", &error), 1);
+	srv = stats_listen_start(s, "[::ffff:127.0.0.1]:0", &error);
+	ck_assert_msg(srv != NULL, "%s", error);
+	r = http(AF_INET, stats_listen_port(srv),
+		 "GET /metrics HTTP/1.0\r\n\r\n");
+	ck_assert_ptr_nonnull(strstr(r, "\ntriage_messages_total 0\n"));
+	g_free(r);
+	stats_listen_stop(srv);
+	stats_free(s);
+}
+END_TEST
+
 START_TEST(test_http6)
 {
 	struct stats *s = stats_new("t");
@@ -703,6 +730,7 @@ stats_suite(void)
 	tcase_add_loop_test(tc, test_listen_check, 0, G_N_ELEMENTS(specs));
 	tcase_add_test(tc, test_http);
 	tcase_add_test(tc, test_slow_clients);
+	tcase_add_test(tc, test_http_v4mapped);
 	tcase_add_test(tc, test_http6);
 	suite_add_tcase(s, tc);
 	return s;
