@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -203,23 +204,63 @@ out:
 	return rc;
 }
 
-/* main_detach - become a daemon: fork, new session, stdio to /dev/null */
+/* The write end of the pipe the parent of a detached daemon waits on. */
+static int main_ready_fd = -1;
+
+/*
+ * main_detach - become a daemon: fork and a new session.  The parent
+ * stays until the child says it is ready (main_ready()), and exits 0 only
+ * then; a child that fails at start closes the pipe, and the parent exits
+ * 1, so an init script or a postmaster sees the failure in the exit
+ * status.  Standard error stays the terminal's until then, so the reason
+ * shows there too (openlog(LOG_PERROR) in main_daemon()).
+ */
 static int
 main_detach(void)
 {
-	pid_t pid = fork();
-	int fd;
+	int fds[2];
+	pid_t pid;
 
-	if (pid < 0) {
-		log_err("fork: %s", strerror(errno));
+	if (pipe(fds) != 0) {
+		log_err("pipe: %s", strerror(errno));
 		return -1;
 	}
-	if (pid > 0)
-		_exit(0);
-	if (setsid() < 0)
+	pid = fork();
+	if (pid < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		return -1;
-	if (chdir("/") != 0)
+	}
+	if (pid > 0) {
+		char c;
+		ssize_t n;
+
+		close(fds[1]);
+		do
+			n = read(fds[0], &c, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? 0 : 1);
+	}
+	close(fds[0]);
+	(void)fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	main_ready_fd = fds[1];
+	if (setsid() < 0 || chdir("/") != 0) {
+		log_err("cannot detach: %s", strerror(errno));
 		return -1;
+	}
+	return 0;
+}
+
+/* main_ready - the start went well: stdio to /dev/null, log to syslog
+ * only, and release the parent of a detached daemon */
+static void
+main_ready(const struct triage_config *cf)
+{
+	int fd;
+
+	if (main_ready_fd < 0)
+		return;
 	fd = open("/dev/null", O_RDWR);
 	if (fd >= 0) {
 		dup2(fd, 0);
@@ -228,7 +269,12 @@ main_detach(void)
 		if (fd > 2)
 			close(fd);
 	}
-	return 0;
+	openlog("triage-milter", LOG_PID | LOG_NDELAY, cf->syslog_facility);
+	if (write(main_ready_fd, "", 1) != 1)
+		log_warn("cannot tell the starting process: %s",
+			 strerror(errno));
+	close(main_ready_fd);
+	main_ready_fd = -1;
 }
 
 /* main_socket_path - the file of a unix socket spec, or NULL */
@@ -724,8 +770,21 @@ main_block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* main_daemon - run the milter until told to stop; socket_fixed: -p gave
- * the socket */
+/* main_remove_pidfile - at exit, or after a failed start */
+static void
+main_remove_pidfile(const char *path)
+{
+	if (unlink(path) != 0 && errno != ENOENT)
+		log_warn("cannot remove pid file %s: %s", path,
+			 strerror(errno));
+}
+
+/*
+ * main_daemon - run the milter until told to stop; socket_fixed: -p gave
+ * the socket.  A failure at start exits 1 (the parent of a detached
+ * daemon too, see main_detach()) and removes the socket and the pid file
+ * it made, so that neither names a daemon that is not running.
+ */
 static int
 main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	    int foreground)
@@ -735,27 +794,33 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	struct store *st = NULL;
 	struct sender *sender = NULL;
 	struct stats_server *srv = NULL;
-	int rc;
+	int rc, pid_written = 0;
 
 	log_open("triage-milter", cf->syslog_facility, foreground);
+	/* until the start is done, errors also go to the terminal */
+	if (!foreground)
+		openlog("triage-milter", LOG_PID | LOG_NDELAY | LOG_PERROR,
+			cf->syslog_facility);
 	triage_init();
 	/* one malloc heap per analysis that may run at once */
 	triage_tune_malloc(main_arenas(cf));
 	if (milter_open(cf, socket) != 0)
-		return 1;
+		goto fail;
 	if (!foreground && main_detach() != 0)
-		return 1;
-	if (*cf->pidfile != '\0' &&
-	    main_write_pidfile(cf->pidfile, cf->user) != 0)
-		return 1;
+		goto fail;
+	if (*cf->pidfile != '\0') {
+		if (main_write_pidfile(cf->pidfile, cf->user) != 0)
+			goto fail;
+		pid_written = 1;
+	}
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
-		return 1;
+		goto fail;
 	/* A filter of untrusted mail has no business running as root. */
 	if (geteuid() == 0 && !cf->allow_root) {
 		log_err("refusing to run as root: set user = \"triage-milter\" "
 			"(or allow_root = true)");
-		return 1;
+		goto fail;
 	}
 	{
 		char *why = main_temp_dir_problem(cf);
@@ -774,7 +839,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 		if (st == NULL) {
 			log_err("store: %s", error);
 			g_free(error);
-			return 1;
+			goto fail;
 		}
 		/* a shared store may be down at start: mail flows anyway */
 		if (!store_available(st))
@@ -789,8 +854,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 		if (sender == NULL) {
 			log_err("reply: %s", error);
 			g_free(error);
-			store_close(st);
-			return 1;
+			goto fail;
 		}
 	}
 	milter_set_runtime(st, sender);
@@ -804,7 +868,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 		if (srv == NULL) {
 			log_err("%s", error);
 			g_free(error);
-			return 1;
+			goto fail;
 		}
 		if (stats_listen_check(cf->stats_listen, &error) == 0)
 			log_warn("stats_listen %s is not a loopback address: "
@@ -819,6 +883,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	reload.start = config_ref(cf);
 	reload.socket_fixed = socket_fixed;
 	g_thread_unref(g_thread_new("reload", main_reload_thread, &reload));
+	main_ready(cf);
 	rc = main_serve(cf);
 	sender_stop(sender, cf->drain_s * 1000);
 	milter_set_runtime(NULL, NULL);
@@ -826,10 +891,19 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	milter_set_stats(NULL);
 	store_close(st);
 	milter_cleanup();
-	if (*cf->pidfile != '\0' && unlink(cf->pidfile) != 0 && errno != ENOENT)
-		log_warn("cannot remove pid file %s: %s", cf->pidfile,
-			 strerror(errno));
+	if (pid_written)
+		main_remove_pidfile(cf->pidfile);
 	return rc == 0 ? 0 : 1;
+
+fail:
+	sender_stop(sender, 0);
+	milter_set_runtime(NULL, NULL);
+	milter_set_stats(NULL);
+	store_close(st);
+	milter_cleanup();
+	if (pid_written)
+		main_remove_pidfile(cf->pidfile);
+	return 1;
 }
 
 int
