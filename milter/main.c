@@ -17,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -121,7 +124,17 @@ main_usage(FILE *fp)
 	    TRIAGE_CONF);
 }
 
-/* main_write_pidfile - record our pid (making its directory); 0 or -1 */
+/* The pid file, open and locked (flock) while the daemon runs. */
+static int main_pidfile_fd = -1;
+
+/*
+ * main_write_pidfile - record our pid (making its directory); 0 or -1
+ *
+ * The file stays open with a lock, so a second daemon given the same pid
+ * file refuses to start instead of overwriting the running one's pid.  A
+ * symbolic link is not followed: the directory may belong to user, and
+ * root must not write through a link that user planted.
+ */
 static int
 main_write_pidfile(const char *path, const char *user)
 {
@@ -142,18 +155,74 @@ main_write_pidfile(const char *path, const char *user)
 		g_free(name);
 	}
 	g_free(dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		log_err("cannot write pid file %s: %s", path, strerror(errno));
+		log_err("cannot write pid file %s: %s", path,
+			errno == ELOOP ? "it is a symbolic link"
+				       : strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		ssize_t len = pread(fd, buf, sizeof(buf) - 1, 0);
+
+		buf[len > 0 ? len : 0] = '\0';
+		g_strstrip(buf);
+		log_err("pid file %s is held by a running triage-milter (pid "
+			"%s): stop it first, or give this one a pid file and "
+			"a socket of its own",
+			path, *buf ? buf : "unknown");
+		close(fd);
 		return -1;
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (write(fd, buf, (size_t)n) != n) {
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
 		log_err("cannot write pid file %s: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
+	main_pidfile_fd = fd;
+	return 0;
+}
+
+/*
+ * main_socket_check - refuse a unix socket path that another process
+ * serves, or that is not a socket; 0 when free or stale, -1 otherwise
+ *
+ * libmilter removes whatever socket it finds at the path: the stale one a
+ * crash left, but also a running daemon's, whose mail a second instance
+ * would then take over while the first runs on unreachable.
+ */
+static int
+main_socket_check(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, rc;
+
+	if (path == NULL || lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("cannot open socket %s: a file that is not a socket "
+			"is in the way; remove it",
+			path);
+		return -1;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0; /* libmilter says why */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path));
+	rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
+	if (rc == 0) {
+		log_err("cannot open socket %s: a running process listens on "
+			"it (another triage-milter?); stop it first",
+			path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -770,13 +839,17 @@ main_block_signals(void)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
-/* main_remove_pidfile - at exit, or after a failed start */
+/* main_remove_pidfile - at exit, or after a failed start: remove, then
+ * unlock */
 static void
 main_remove_pidfile(const char *path)
 {
 	if (unlink(path) != 0 && errno != ENOENT)
 		log_warn("cannot remove pid file %s: %s", path,
 			 strerror(errno));
+	if (main_pidfile_fd >= 0)
+		close(main_pidfile_fd);
+	main_pidfile_fd = -1;
 }
 
 /*
@@ -804,7 +877,8 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	triage_init();
 	/* one malloc heap per analysis that may run at once */
 	triage_tune_malloc(main_arenas(cf));
-	if (milter_open(cf, socket) != 0)
+	if (main_socket_check(main_socket_path(socket)) != 0 ||
+	    milter_open(cf, socket) != 0)
 		goto fail;
 	if (!foreground && main_detach() != 0)
 		goto fail;

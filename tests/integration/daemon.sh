@@ -10,6 +10,11 @@
 #      pid file names it.
 #   2. In the foreground, a start that fails after the socket and the
 #      pid file were made removes both.
+#   3. A second daemon on the socket of a running one, or on its pid
+#      file, exits 1 and leaves the running one reachable and its pid
+#      file intact; a socket left by a SIGKILL is stale and replaced; a
+#      file that is not a socket is left alone, with a clear error; a pid
+#      file that is a symbolic link is not written through.
 #
 # Functions named only as arguments (t_wait_for, t_check):
 # shellcheck disable=SC2317
@@ -20,7 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib.sh"
 
 t_need_milter
-t_need_cmd python3
+t_need_cmd python3 timeout
 t_tmpdir
 M=$TRIAGE_MILTER
 RUN=$T/run
@@ -44,11 +49,12 @@ conf()
 }
 
 # run ARGS... - run the milter to its exit (or the detach), keeping the
-# exit status and standard error
+# exit status and standard error; a daemon that should have refused to
+# start is stopped after 20 s (exit 124)
 run()
 {
 	rc=0
-	"$M" "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
+	timeout -k 5 20 "$M" "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
 	err=$(cat "$T/err")
 }
 
@@ -59,6 +65,13 @@ connects()
 s = socket.socket(socket.AF_UNIX)
 s.settimeout(2)
 s.connect(sys.argv[1])' "$1" 2>/dev/null
+}
+
+# pid_in_file - the pid in $PIDFILE, or nothing
+pid_in_file()
+{
+	[ -f "$PIDFILE" ] || return 0
+	tr -dc '0-9' <"$PIDFILE"
 }
 
 # fresh - an empty run directory
@@ -117,7 +130,7 @@ fresh
 conf "$T/good.conf" ${allow_root:+"$allow_root"}
 run -c "$T/good.conf"
 t_eq "background, good start: exit 0" 0 "$rc"
-pid=$(tr -dc '0-9' <"$PIDFILE" 2>/dev/null || true)
+pid=$(pid_in_file)
 [ -z "$pid" ] || t_track_pid "$pid"
 t_check "background, good start: the pid file names a live daemon" \
 	t_alive "${pid:-0}"
@@ -133,5 +146,59 @@ fresh
 run -f -c "$T/nostore.conf"
 t_eq "foreground, store cannot be opened: exit 1" 1 "$rc"
 no_leftovers "foreground, store cannot be opened"
+
+# ---- 3. one daemon per socket and pid file ------------------------------------
+fresh
+"$M" -f -c "$T/good.conf" >"$T/first.log" 2>&1 &
+first=$!
+t_track_pid "$first"
+t_wait_for 100 test -S "$SOCK" || t_hard_error "the first daemon did not start"
+t_wait_for 50 test -s "$PIDFILE" || true
+run -f -c "$T/good.conf"
+t_eq "second daemon on the same socket: exit 1" 1 "$rc"
+t_match "second daemon on the same socket: says the socket is in use" \
+	'm.sock: a running process listens on it' "$err"
+t_check "second daemon on the same socket: the first still accepts" \
+	connects "$SOCK"
+t_eq "second daemon on the same socket: the pid file still names the first" \
+	"$first" "$(pid_in_file)"
+
+conf "$T/other.conf" "socket = \"unix:$RUN/other.sock\"" \
+	${allow_root:+"$allow_root"}
+run -f -c "$T/other.conf"
+t_eq "second daemon on the same pid file: exit 1" 1 "$rc"
+t_match "second daemon on the same pid file: names the running pid" \
+	"pid file .* is held by a running triage-milter \\(pid $first\\)" "$err"
+t_eq "second daemon on the same pid file: the pid file still names the first" \
+	"$first" "$(pid_in_file)"
+t_check "second daemon on the same pid file: its own socket is removed" \
+	test ! -e "$RUN/other.sock"
+
+kill -KILL "$first"
+wait "$first" 2>/dev/null || true
+t_check "after SIGKILL the socket is stale" test -S "$SOCK"
+"$M" -f -c "$T/good.conf" >"$T/second.log" 2>&1 &
+second=$!
+t_track_pid "$second"
+t_wait_for 100 connects "$SOCK" || true
+t_check "a new daemon replaces a stale socket" connects "$SOCK"
+t_stop_pid "$second" 300
+no_leftovers "after the new daemon stops"
+
+fresh
+echo "not a socket" >"$SOCK"
+run -f -c "$T/good.conf"
+t_eq "a file in the socket's place: exit 1" 1 "$rc"
+t_match "a file in the socket's place: says so" 'not a socket' "$err"
+t_eq "a file in the socket's place: left alone" "not a socket" "$(cat "$SOCK")"
+
+fresh
+echo "keep me" >"$T/target"
+ln -s "$T/target" "$PIDFILE"
+run -f -c "$T/good.conf"
+t_eq "a pid file that is a symbolic link: exit 1" 1 "$rc"
+t_match "a pid file that is a symbolic link: says so" 'symbolic link' "$err"
+t_eq "a pid file that is a symbolic link: its target is untouched" \
+	"keep me" "$(cat "$T/target")"
 
 t_done
