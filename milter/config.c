@@ -1302,7 +1302,11 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 	cf->socket_mode = (int)strtol(cfg_getstr(cfg, "socket_mode"), NULL, 8);
 	cf->user = g_strdup(cfg_getstr(cfg, "user"));
 	cf->allow_root = cfg_getbool(cfg, "allow_root");
-	cf->pidfile = g_strdup(cfg_getstr(cfg, "pidfile"));
+	/* relative like every other file name: to the configuration, not
+	 * to "/" where the daemon runs */
+	cf->pidfile = *cfg_getstr(cfg, "pidfile")
+			  ? config_near(path, cfg_getstr(cfg, "pidfile"))
+			  : g_strdup("");
 	cf->stats_listen = g_strdup(cfg_getstr(cfg, "stats_listen"));
 	cf->syslog_facility =
 	    config_facility(cfg_getstr(cfg, "syslog_facility"));

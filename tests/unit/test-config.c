@@ -185,9 +185,10 @@ END_TEST
  * daemon changes to / and reloads from cf->path. */
 START_TEST(test_relative_path)
 {
-	char *path = write_conf("length {\n  long_words = 300\n}\n");
+	char *path = write_conf("pidfile = \"run/t.pid\"\n"
+				"length {\n  long_words = 300\n}\n");
 	char *dir = g_path_get_dirname(path), *base = g_path_get_basename(path);
-	char *was = g_get_current_dir(), *err = NULL;
+	char *was = g_get_current_dir(), *err = NULL, *pid;
 	struct triage_config *cf;
 
 	ck_assert_int_eq(chdir(dir), 0);
@@ -195,6 +196,10 @@ START_TEST(test_relative_path)
 	ck_assert_int_eq(chdir(was), 0);
 	ck_assert_msg(cf != NULL, "error: %s", err);
 	ck_assert_str_eq(cf->path, path);
+	/* the pid file too is near the configuration, not in "/" */
+	pid = g_build_filename(dir, "run", "t.pid", NULL);
+	ck_assert_str_eq(cf->pidfile, pid);
+	g_free(pid);
 	config_unref(cf);
 	unlink(path);
 	g_free(path);
