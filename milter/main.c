@@ -890,6 +890,20 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	if (*cf->user != '\0' &&
 	    main_drop_privileges(cf->user, main_socket_path(socket)) != 0)
 		goto fail;
+	/* what a reload reads, read once now as the user the daemon runs as:
+	 * a key, rule or model file only root can read fails every reload */
+	if (*cf->user != '\0') {
+		char *why = NULL;
+		struct triage_config *again = config_load(cf->path, &why);
+
+		if (again == NULL)
+			log_warn("as user %s the configuration cannot be read "
+				 "again, so every reload (SIGUSR1) will fail "
+				 "until this is fixed: %s",
+				 cf->user, why);
+		config_unref(again);
+		g_free(why);
+	}
 	/* A filter of untrusted mail has no business running as root. */
 	if (geteuid() == 0 && !cf->allow_root) {
 		log_err("refusing to run as root: set user = \"triage-milter\" "

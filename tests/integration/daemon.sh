@@ -201,4 +201,41 @@ t_match "a pid file that is a symbolic link: says so" 'symbolic link' "$err"
 t_eq "a pid file that is a symbolic link: its target is untouched" \
 	"keep me" "$(cat "$T/target")"
 
+# ---- 5. a file the daemon's user cannot read --------------------------------
+# Started as root, the daemon reads its key before it becomes `user`; a
+# reload reads it again as that user.  A key only root can read would fail
+# every reload: the start says so.
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	fresh
+	chmod 755 "$T"
+	mkdir -p "$T/pub"
+	chmod 755 "$T/pub"
+	chown nobody "$RUN"
+	"$M" --generate-key "$T/pub/k.key" >/dev/null 2>&1 ||
+		t_hard_error "--generate-key failed"
+	conf "$T/pub/user.conf" 'user = "nobody"' 'signing {' \
+		'	key_id = "k1"' "	key_file = \"$T/pub/k.key\"" '}'
+	chmod 644 "$T/pub/user.conf"
+	for owner in root nobody; do
+		chown "$owner" "$T/pub/k.key"
+		fresh
+		chown nobody "$RUN"
+		"$M" -f -c "$T/pub/user.conf" 2>"$T/user.err" &
+		pid=$!
+		t_track_pid "$pid"
+		t_wait_for 100 connects "$SOCK" || true
+		stop_daemon "$pid"
+		if [ "$owner" = root ]; then
+			t_match "key only root can read: the start warns of reloads" \
+				'every reload .SIGUSR1. will fail.*k[.]key' \
+				"$(cat "$T/user.err")"
+		else
+			t_check "key of the daemon's user: no such warning" \
+				sh -c "! grep -q 'every reload' '$T/user.err'"
+		fi
+	done
+else
+	t_log "5. skipped: needs root and the user nobody"
+fi
+
 t_done
