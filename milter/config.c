@@ -400,23 +400,6 @@ static const struct {
     {"frequent|messages", 0, 100000000},
 };
 
-/* validate_listed - the range of config_ranges[] for this key */
-static int
-validate_listed(cfg_t *cfg, cfg_opt_t *opt)
-{
-	const char *name = cfg_opt_name(opt);
-
-	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++) {
-		const char *p = config_ranges[i].path;
-		const char *bar = strrchr(p, '|');
-
-		if (strcmp(bar != NULL ? bar + 1 : p, name) == 0)
-			return validate_range(cfg, opt, config_ranges[i].lo,
-					      config_ranges[i].hi);
-	}
-	return 0;
-}
-
 /* validate_finite - a number option: "nan" and "inf" parse as numbers
  * (strtod) but no comparison with a threshold can use them */
 static int
@@ -593,7 +576,8 @@ config_validate(cfg_t *cfg, cfg_opt_t *opt)
 				   : 0;
 	for (size_t i = 0; i < G_N_ELEMENTS(config_ranges); i++)
 		if (config_path_is(config_ranges[i].path, cfg, opt))
-			return validate_listed(cfg, opt);
+			return validate_range(cfg, opt, config_ranges[i].lo,
+					      config_ranges[i].hi);
 	return 0;
 }
 
