@@ -1076,11 +1076,11 @@ redis_open_unix(const char *location, char **error_r)
 	return redis_open_common(location, 1, error_r);
 }
 
-/* redis_check_tcp, redis_check_unix - whether a location parses */
+/* redis_check_common - whether a location parses */
 static int
-redis_check_tcp(const char *location, char **error_r)
+redis_check_common(const char *location, int unix_socket, char **error_r)
 {
-	struct redis_store *rs = redis_parsed(location, 0, error_r);
+	struct redis_store *rs = redis_parsed(location, unix_socket, error_r);
 
 	if (rs == NULL)
 		return -1;
@@ -1088,15 +1088,17 @@ redis_check_tcp(const char *location, char **error_r)
 	return 0;
 }
 
+/* redis_check_tcp, redis_check_unix - the check of each scheme */
+static int
+redis_check_tcp(const char *location, char **error_r)
+{
+	return redis_check_common(location, 0, error_r);
+}
+
 static int
 redis_check_unix(const char *location, char **error_r)
 {
-	struct redis_store *rs = redis_parsed(location, 1, error_r);
-
-	if (rs == NULL)
-		return -1;
-	redis_close(rs);
-	return 0;
+	return redis_check_common(location, 1, error_r);
 }
 
 /* The two schemes differ only in how the connection is opened. */
