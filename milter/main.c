@@ -37,6 +37,7 @@
 #include "sender.h"
 #include "sign.h"
 #include "store.h"
+#include "sweep.h"
 #include "triage.h"
 #include "version.h"
 
@@ -866,6 +867,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	static struct main_reload reload;
 	struct store *st = NULL;
 	struct sender *sender = NULL;
+	struct sweep *sweep = NULL;
 	struct stats_server *srv = NULL;
 	int rc, pid_written = 0;
 
@@ -934,6 +936,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 			log_warn(
 			    "store unavailable at start: mail flows, "
 			    "repeat counts and acknowledgments wait for it");
+		sweep = sweep_start(st, SWEEP_INTERVAL_S * 1000);
 	}
 	if (cf->reply.enable) {
 		char *error = NULL;
@@ -977,6 +980,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 	milter_set_runtime(NULL, NULL);
 	(void)stats_listen_stop(srv);
 	milter_set_stats(NULL);
+	sweep_stop(sweep);
 	store_close(st);
 	milter_cleanup();
 	if (pid_written)
@@ -987,6 +991,7 @@ fail:
 	sender_stop(sender, 0);
 	milter_set_runtime(NULL, NULL);
 	milter_set_stats(NULL);
+	sweep_stop(sweep);
 	store_close(st);
 	milter_cleanup();
 	if (pid_written)

@@ -359,24 +359,10 @@ sender_thread(gpointer arg)
 {
 	struct sender *s = arg;
 
-	gint64 last_purge = g_get_monotonic_time();
-
 	g_mutex_lock(&s->lock);
 	for (;;) {
 		gint64 now = g_get_monotonic_time(), wake;
 		struct sender_job *job;
-
-		if (s->st != NULL && now - last_purge > (gint64)SENDER_PURGE_S *
-							    G_USEC_PER_SEC) {
-			unsigned long removed = 0;
-
-			g_mutex_unlock(&s->lock);
-			if (store_purge(s->st, &removed) == 0 && removed > 0)
-				log_info("store: purged %lu expired entries",
-					 removed);
-			last_purge = now;
-			g_mutex_lock(&s->lock);
-		}
 
 		if (s->stopping &&
 		    (g_queue_is_empty(&s->queue) || now > s->drain_until))
@@ -385,12 +371,10 @@ sender_thread(gpointer arg)
 		if (job == NULL) {
 			if (s->stopping && wake > s->drain_until)
 				break; /* nothing due before the deadline */
-			/* wake for the purge at the latest */
-			if (wake > last_purge +
-				       (gint64)SENDER_PURGE_S * G_USEC_PER_SEC)
-				wake = last_purge +
-				       (gint64)SENDER_PURGE_S * G_USEC_PER_SEC;
-			g_cond_wait_until(&s->cond, &s->lock, wake);
+			if (wake == G_MAXINT64)
+				g_cond_wait(&s->cond, &s->lock);
+			else
+				g_cond_wait_until(&s->cond, &s->lock, wake);
 			continue;
 		}
 		g_mutex_unlock(&s->lock);

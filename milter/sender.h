@@ -24,8 +24,6 @@ struct store;
 #define SENDER_MAX_QUEUE 1000
 /* Temporary failures are retried this many times, 2 s, 8 s, 32 s apart. */
 #define SENDER_MAX_TRIES 4
-/* Expired dedup marks and empty windows are swept this often. */
-#define SENDER_PURGE_S 3600
 /* A reservation outlives any hand-off with its retries. */
 #define SENDER_RESERVE_S 600
 

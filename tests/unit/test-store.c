@@ -28,6 +28,7 @@
 #include <openssl/hmac.h>
 
 #include "store.h"
+#include "sweep.h"
 #include "unit.h"
 
 #define THREADS 8
@@ -342,6 +343,45 @@ START_TEST(test_purge)
 	ck_assert_int_eq(store_purge(st, &removed), 0);
 	if (fx.lmdb)
 		ck_assert_uint_eq(removed, 0);
+	store_close(st);
+}
+END_TEST
+
+/* test_sweep - the sweep thread purges on its own, with no other caller
+ * (the daemon starts one whenever it opens a store, acknowledgments or
+ * not), and stops promptly mid-interval */
+START_TEST(test_sweep)
+{
+	struct store *st = open_store();
+	struct sweep *sw;
+	unsigned long removed = 12345;
+	gint64 t0;
+
+	ck_assert_ptr_null(sweep_start(NULL, 10));
+	ck_assert_ptr_null(sweep_stop(NULL));
+	ck_assert_int_eq(store_set(st, "a", 1), 0);
+	ck_assert_int_eq(store_set(st, "b", 1), 0);
+	ck_assert_int_eq(store_set(st, "live", 1000), 0);
+	ck_assert_uint_eq(wadd(st, "win", 1), 1);
+	pass_time(2); /* before the thread starts: it reads the clock */
+	sw = sweep_start(st, 20);
+	ck_assert_ptr_nonnull(sw);
+	if (fx.lmdb) {
+		for (int i = 0; i < 500 && sweep_removed(sw) < 3; i++)
+			g_usleep(10000);
+		ck_assert_uint_eq(sweep_removed(sw), 3);
+	}
+	ck_assert_ptr_null(sweep_stop(sw));
+	ck_assert_int_eq(store_purge(st, &removed), 0);
+	if (fx.lmdb)
+		ck_assert_uint_eq(removed, 0);
+	ck_assert_int_eq(exists(st, "live"), 1);
+
+	/* an hour's interval: stop must not wait for it */
+	sw = sweep_start(st, 3600 * 1000);
+	t0 = g_get_monotonic_time();
+	ck_assert_ptr_null(sweep_stop(sw));
+	ck_assert_int_lt(g_get_monotonic_time() - t0, 5 * G_USEC_PER_SEC);
 	store_close(st);
 }
 END_TEST
@@ -1051,6 +1091,7 @@ store_suite(void)
 	tcase_add_test(tc, test_window_cap);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_purge_many);
+	tcase_add_test(tc, test_sweep);
 	tcase_add_test(tc, test_restart);
 	tcase_add_test(tc, test_threads_mark_once);
 	tcase_add_test(tc, test_threads_window);
