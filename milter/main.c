@@ -931,11 +931,7 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 			g_free(error);
 			goto fail;
 		}
-		/* a shared store may be down at start: mail flows anyway */
-		if (!store_available(st))
-			log_warn(
-			    "store unavailable at start: mail flows, "
-			    "repeat counts and acknowledgments wait for it");
+		/* a shared store down at start: milter_set_runtime() says so */
 		sweep = sweep_start(st, SWEEP_INTERVAL_S * 1000);
 	}
 	if (cf->reply.enable) {

@@ -86,6 +86,9 @@ static int milter_active;            /* connections open, for a graceful stop */
 static struct store *milter_store;   /* acknowledgment state, or NULL */
 static struct sender *milter_sender; /* acknowledgment queue, or NULL */
 static struct stats *milter_stats;   /* counters, or NULL */
+static int milter_store_down;        /* logged once per outage */
+
+static void milter_store_health(const char *when);
 
 /* Analyses running now, at most max_concurrent_scans (or one per CPU). */
 static GMutex milter_scan_lock; /* GLib: waits on the monotonic clock */
@@ -96,12 +99,18 @@ static pthread_mutex_t milter_cf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct triage_config *milter_cf;
 static char *milter_socket_path; /* unix socket to remove at exit */
 
-/* milter_set_runtime - the store and sender queue shared by sessions */
+/*
+ * milter_set_runtime - the store and sender queue shared by sessions; a
+ * shared store that is down at start (mail flows anyway) is logged here,
+ * with its cause, as the one line of that outage
+ */
 void
 milter_set_runtime(struct store *st, struct sender *s)
 {
 	milter_store = st;
 	milter_sender = s;
+	__atomic_store_n(&milter_store_down, 0, __ATOMIC_RELEASE);
+	milter_store_health(" at start");
 }
 
 /* milter_set_stats - the process-wide counters (NULL: none) */
@@ -230,7 +239,6 @@ milter_conn_new(SMFICTX *ctx, unsigned long steps)
 }
 
 static int milter_warned_actions; /* the missing-actions warning, once */
-static int milter_store_down;     /* logged once per outage */
 static struct smfiDesc milter_desc;
 
 /* milter_route_actions_wanted - SMFIF_* the routes of the config need */
@@ -641,20 +649,22 @@ milter_route(SMFICTX *ctx, const struct milter_conn *c,
 			r->name);
 }
 
-/* milter_store_health - one log line when the store goes and comes back */
+/* milter_store_health - one log line when the store goes and comes back;
+ * when: "" or " at start" */
 static void
-milter_store_health(void)
+milter_store_health(const char *when)
 {
+	char why[STORE_ERROR_MAX];
 	int up;
 
 	if (milter_store == NULL)
 		return;
-	up = store_available(milter_store);
+	up = store_available(milter_store, why, sizeof(why));
 	if (!up &&
 	    !__atomic_exchange_n(&milter_store_down, 1, __ATOMIC_ACQ_REL))
-		log_warn("store unavailable (%s): mail flows, repeat counts "
+		log_warn("store unavailable%s (%s): mail flows, repeat counts "
 			 "and acknowledgments wait for it",
-			 store_last_error(milter_store));
+			 when, why);
 	else if (up &&
 		 __atomic_exchange_n(&milter_store_down, 0, __ATOMIC_ACQ_REL))
 		log_info("store available again");
@@ -858,7 +868,7 @@ mlfi_eom(SMFICTX *ctx)
 	stats_message(milter_stats);
 	stats_scan_time(milter_stats,
 			(uint64_t)(g_get_monotonic_time() - start));
-	milter_store_health();
+	milter_store_health("");
 	if (res->error == NULL) {
 		milter_queue_ack(c->cf, res, qid);
 		milter_sign(c, m, res, qid);

@@ -61,13 +61,27 @@ store_last_error(struct store *st)
 	return store_errbuf[0] ? store_errbuf : "no error";
 }
 
-/* store_available - 0 while the backend is known to be unreachable */
+/* store_available - 0 while the backend is known to be unreachable or
+ * refusing writes, and why in why[size] when why is not NULL */
 int
-store_available(struct store *st)
+store_available(struct store *st, char *why, size_t size)
 {
-	if (st == NULL)
+	char buf[STORE_ERROR_MAX];
+
+	if (why == NULL || size == 0) {
+		why = buf;
+		size = sizeof(buf);
+	}
+	if (st == NULL) {
+		snprintf(why, size, "store: no store");
 		return 0;
-	return st->ops->available == NULL || st->ops->available(st->be);
+	}
+	why[0] = '\0';
+	if (st->ops->available == NULL || st->ops->available(st->be, why, size))
+		return 1;
+	if (why[0] == '\0')
+		snprintf(why, size, "store: unavailable, cause unknown");
+	return 0;
 }
 
 /* store_set_clock - replace time() for expiry (tests); NULL restores it */

@@ -18,8 +18,10 @@
  * used by any number of threads at once; it must not cross a fork().
  * store_available() is 0 while a backend is known to be down (calls then
  * fail at once) or to refuse writes (a full disk, a read-only Redis
- * replica); a daemon logs its transitions, so an outage costs one log
- * line, not one per message.
+ * replica), and then says why: the backend's own record of the outage,
+ * whichever thread met it (store_last_error() is only the calling
+ * thread's last failure, which may be another or none); a daemon logs
+ * its transitions, so an outage costs one log line, not one per message.
  *
  * Limits: a window remembers at most STORE_WINDOW_MAX_EVENTS events (the
  * oldest are dropped, so counts saturate there); ttl_s and window_s must
@@ -29,6 +31,7 @@
 #ifndef TRIAGE_STORE_H
 #define TRIAGE_STORE_H
 
+#include <stddef.h>
 #include <time.h>
 
 /*
@@ -63,7 +66,7 @@ int store_window_count(struct store *st, const char *key, unsigned window_s,
 		       unsigned long *count_r);
 int store_purge(struct store *st, unsigned long *removed_r);
 const char *store_last_error(struct store *st);
-int store_available(struct store *st);
+int store_available(struct store *st, char *why, size_t size);
 void store_set_clock(time_t (*clock_fn)(void));
 
 /*
@@ -95,8 +98,9 @@ struct store_ops {
 	int (*window_count)(void *be, const unsigned char *hk, time_t now,
 			    unsigned window_s, unsigned long *count_r);
 	int (*purge)(void *be, time_t now, unsigned long *removed_r);
-	/* 0 while the backend is known to be unreachable; NULL: always 1 */
-	int (*available)(void *be);
+	/* 0 while the backend is known to be unreachable or refusing, with
+	 * why in why[size] (size > 0); NULL: always 1 */
+	int (*available)(void *be, char *why, size_t size);
 };
 
 extern const struct store_ops store_lmdb_ops;

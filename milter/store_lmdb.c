@@ -29,7 +29,9 @@
  * All processes sharing DIR must use the same map size.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +91,8 @@ struct lmdb_store {
 	unsigned long map_mb;
 	size_t max_pages; /* pages in use that make the store full */
 	int failing;      /* atomic: the last write failed (disk full, I/O) */
+	pthread_mutex_t cause_lock;
+	char cause[STORE_ERROR_MAX]; /* why the last failed write failed */
 };
 
 struct lmdb_value {
@@ -221,13 +225,22 @@ lmdb_window_keep(struct lmdb_value *val, uint64_t now, unsigned window_s)
 static int
 lmdb_fail(struct lmdb_store *ls, int rc)
 {
-	__atomic_store_n(&ls->failing, 1, __ATOMIC_RELEASE);
+	char why[STORE_ERROR_MAX];
+
 	if (rc == MDB_MAP_FULL)
-		store_set_error("lmdb:%s: store full (map of %lu MB, even "
-				"after purging expired entries)",
-				ls->dir, ls->map_mb);
+		snprintf(why, sizeof(why),
+			 "lmdb:%s: store full (map of %lu MB, even after "
+			 "purging expired entries)",
+			 ls->dir, ls->map_mb);
 	else
-		store_set_error("lmdb:%s: %s", ls->dir, mdb_strerror(rc));
+		snprintf(why, sizeof(why), "lmdb:%s: %s", ls->dir,
+			 mdb_strerror(rc));
+	store_set_error("%s", why);
+	/* for the outage's log line, which another thread may write */
+	pthread_mutex_lock(&ls->cause_lock);
+	memcpy(ls->cause, why, sizeof(why));
+	pthread_mutex_unlock(&ls->cause_lock);
+	__atomic_store_n(&ls->failing, 1, __ATOMIC_RELEASE);
 	return -1;
 }
 
@@ -560,6 +573,7 @@ lmdb_close(void *be)
 
 	if (ls->env != NULL)
 		mdb_env_close(ls->env);
+	pthread_mutex_destroy(&ls->cause_lock);
 	g_free(ls->dir);
 	g_free(ls);
 }
@@ -571,7 +585,9 @@ lmdb_open(const char *location, char **error_r)
 	struct lmdb_store *ls = g_new0(struct lmdb_store, 1);
 	struct stat sb;
 
+	pthread_mutex_init(&ls->cause_lock, NULL);
 	if (lmdb_parse(location, &ls->dir, &ls->map_mb, error_r) < 0) {
+		pthread_mutex_destroy(&ls->cause_lock);
 		g_free(ls);
 		return NULL;
 	}
@@ -697,15 +713,21 @@ lmdb_purge(void *be, time_t now, unsigned long *removed_r)
 
 /*
  * lmdb_available - 0 from a failed write until a write succeeds again:
- * the daemon logs the start and the end of a full disk once each.  The
- * store keeps answering (a write may succeed in freed pages).
+ * the daemon logs the start and the end of a full disk once each, with
+ * the cause.  The store keeps answering (a write may succeed in freed
+ * pages).
  */
 static int
-lmdb_available(void *be)
+lmdb_available(void *be, char *why, size_t size)
 {
 	struct lmdb_store *ls = be;
 
-	return !__atomic_load_n(&ls->failing, __ATOMIC_ACQUIRE);
+	if (!__atomic_load_n(&ls->failing, __ATOMIC_ACQUIRE))
+		return 1;
+	pthread_mutex_lock(&ls->cause_lock);
+	snprintf(why, size, "%s", ls->cause);
+	pthread_mutex_unlock(&ls->cause_lock);
+	return 0;
 }
 
 const struct store_ops store_lmdb_ops = {

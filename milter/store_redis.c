@@ -791,15 +791,19 @@ redis_purge(void *be, time_t now, unsigned long *removed_r)
 }
 
 /* redis_available - 0 from a failure until a command succeeds again, and
- * from an error reply until a write succeeds */
+ * from an error reply until a write succeeds; why names the server */
 static int
-redis_available(void *be)
+redis_available(void *be, char *why, size_t size)
 {
 	struct redis_store *rs = be;
 	int up;
 
 	pthread_mutex_lock(&rs->lock);
 	up = rs->down_since == 0 && !rs->refusing;
+	if (rs->down_since != 0)
+		snprintf(why, size, "%s: %s", rs->name, rs->cause);
+	else if (rs->refusing)
+		snprintf(why, size, "%s: a write was refused", rs->name);
 	pthread_mutex_unlock(&rs->lock);
 	return up;
 }

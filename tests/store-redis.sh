@@ -153,4 +153,56 @@ t_check "Redis-only suite (outage, reconnection, credentials, keys)" \
 	"$unit/test-store-redis"
 # the outage case restarted it: it must be back, on the same port
 t_check "redis-server answers after the outage case" redis_ping "$port"
+
+# ---- the daemon on a Redis store ------------------------------------------
+t_need_milter
+if [ ! -x "${MILTERTEST:-/nonexistent}" ]; then
+	# the store suites above ran; only the daemon part needs miltertest
+	[ "${TRIAGE_REQUIRE_ALL:-0}" != 1 ] ||
+		t_fail "miltertest not found (TRIAGE_REQUIRE_ALL=1)"
+	t_log "miltertest not found: the daemon on Redis is not tested"
+	t_done
+fi
+plain=$T_DATA/plain.eml
+
+# one_message QID FROM - one message through the running milter; prints
+# its X-Triage-Ack value; 1 if it was not accepted with a verdict
+# shellcheck disable=SC2317 # also called through t_check
+one_message()
+{
+	timeout 120 "$MILTERTEST" -D sock="$MILTER_SOCK" \
+		-D srcdir="$top_srcdir" -D plain="$plain" -D qid="$1" \
+		-D mail_from="<$2>" -s "$top_srcdir/tests/integration/store-down.lua" \
+		>"$T/$1.out" 2>&1 || { cat "$T/$1.out"; return 1; }
+	sed -n 's/^ACK: //p' "$T/$1.out"
+}
+
+# log_lines PATTERN - how many lines of the milter's log match
+log_lines()
+{
+	grep -c -- "$1" "$MILTER_LOG" || true
+}
+
+# -- down at start: one line that names the server and the cause
+down=
+for _ in $(seq "$REDIS_PORT_TRIES"); do
+	try=$((REDIS_PORT_MIN + RANDOM % REDIS_PORT_SPAN))
+	t_listening "127.0.0.1:$try" || { down=$try; break; }
+done
+[ -n "$down" ] || t_hard_error "no free port for an unreachable Redis"
+t_milter_start "store = \"redis://127.0.0.1:$down/0\"" \
+	"store_key_file = \"$T/site.key\"" 'frequent {' 'messages = 3' '}' ||
+	t_hard_error "the milter did not start with Redis down"
+t_eq "down at start: said at start, with the server and the cause" 1 \
+	"$(log_lines "store unavailable at start (redis://127\.0\.0\.1:$down/0: .*refused)")"
+t_check "down at start: a message is accepted with its verdict" \
+	one_message DOWN0001 ann@example.net
+t_eq "down at start: one log line for the outage" 1 \
+	"$(log_lines 'store unavailable')"
+t_eq "down at start: the line names the server and the cause" 1 \
+	"$(log_lines "store unavailable.*127\.0\.0\.1:$down.*refused")"
+t_milter_stop || t_fail "down at start: the milter did not stop cleanly"
+sed 's/^/  | /' "$MILTER_LOG"
+rm -f "$MILTER_LOG"
+
 t_done

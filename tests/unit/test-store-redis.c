@@ -184,8 +184,12 @@ START_TEST(test_unreachable)
 	struct store *st = open_uri(uri);
 	unsigned long removed = 5;
 	gint64 t0 = g_get_monotonic_time();
+	char why[STORE_ERROR_MAX];
 
-	ck_assert_int_eq(store_available(st), 0);
+	/* before any call: the open's own failure, with the server */
+	ck_assert_int_eq(store_available(st, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, uri) != NULL && strstr(why, "refused"), "%s",
+		      why);
 	for (int i = 0; i < 20; i++)
 		all_fail(st, FAST_MS, "down since");
 	ck_assert_ptr_nonnull(strstr(store_last_error(st), "refused"));
@@ -195,7 +199,7 @@ START_TEST(test_unreachable)
 	/* nothing to purge on Redis, down or not */
 	ck_assert_int_eq(store_purge(st, &removed), 0);
 	ck_assert_uint_eq(removed, 0);
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	store_close(st);
 	close(fd);
 	g_free(uri);
@@ -217,7 +221,7 @@ START_TEST(test_silent_server)
 	/* the open asked, got no answer, and starts down (not fatal) */
 	ms = ms_since(t0);
 	ck_assert_msg(ms >= TIMEOUT_MS - 20 && ms < CALL_MAX_MS, "%ld ms", ms);
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	ck_assert_int_eq(store_mark_once(st, "ack:x", 60, &present), -1);
 	ck_assert_msg(strstr(store_last_error(st), "no answer within") != NULL,
 		      "%s", store_last_error(st));
@@ -430,18 +434,18 @@ START_TEST(test_refusing)
 	ck_assert_int_eq(store_window_add(st, "count:ro", 600, &count), -1);
 	ck_assert_msg(strstr(store_last_error(st), "READONLY") != NULL, "%s",
 		      store_last_error(st));
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	/* reads still work, but they do not end the refusal */
 	ck_assert_int_eq(store_exists(st, "ack:ro", &present), 0);
 	ck_assert_int_eq(present, 1);
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	ck_assert_int_eq(store_mark_once(st, "ack:ro2", 600, &present), -1);
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	raw_replicaof(c, "NO", "ONE");
 	ck_assert_msg(store_window_add(st, "count:ro", 600, &count) == 0, "%s",
 		      store_last_error(st));
 	ck_assert_uint_eq(count, 1);
-	ck_assert_int_eq(store_available(st), 1);
+	ck_assert_int_eq(store_available(st, NULL, 0), 1);
 	redisFree(c);
 	store_close(st);
 }
@@ -468,7 +472,7 @@ START_TEST(test_idle_closed)
 	ck_assert_msg(store_exists(st, "k", &present) == 0, "%s",
 		      store_last_error(st));
 	ck_assert_int_eq(present, 1);
-	ck_assert_int_eq(store_available(st), 1);
+	ck_assert_int_eq(store_available(st, NULL, 0), 1);
 	redisFree(c);
 	store_close(st);
 }
@@ -500,12 +504,12 @@ START_TEST(test_outage)
 	st = open_uri(fx.uri);
 	ck_assert_int_eq(store_mark_once(st, "ack:outage", 600, &present), 0);
 	ck_assert_int_eq(store_window_add(st, "count:outage", 600, &count), 0);
-	ck_assert_int_eq(store_available(st), 1);
+	ck_assert_int_eq(store_available(st, NULL, 0), 1);
 
 	run_cmd("TRIAGE_REDIS_STOP");
 	/* the first call finds out; it may pay a connect attempt */
 	all_fail(st, CALL_MAX_MS, "");
-	ck_assert_int_eq(store_available(st), 0);
+	ck_assert_int_eq(store_available(st, NULL, 0), 0);
 	t0 = g_get_monotonic_time();
 	for (int i = 0; i < 20; i++)
 		all_fail(st, CALL_MAX_MS, "down since");
@@ -521,7 +525,7 @@ START_TEST(test_outage)
 	}
 	ck_assert_msg(rc == 0, "no recovery in %d ms: %s", RECOVER_MS,
 		      store_last_error(st));
-	ck_assert_int_eq(store_available(st), 1);
+	ck_assert_int_eq(store_available(st, NULL, 0), 1);
 	/* the server kept nothing (no persistence): a fresh start */
 	ck_assert_int_eq(present, 0);
 	/* the window script is loaded again after the restart */

@@ -191,7 +191,7 @@ START_TEST(test_mark_once)
 	ck_assert_int_eq(mark(st, "ack:general:bob@example.org", 3600), 0);
 	ck_assert_int_eq(exists(st, "ack:general:ann@example.org"), 1);
 	ck_assert_int_eq(exists(st, "ack:general:cy@example.org"), 0);
-	ck_assert_int_eq(store_available(st), 1);
+	ck_assert_int_eq(store_available(st, NULL, 0), 1);
 	store_close(st);
 }
 END_TEST
