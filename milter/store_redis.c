@@ -126,12 +126,13 @@ struct redis_store {
 	pthread_cond_t idle_cv;
 	struct redis_conn idle[STORE_REDIS_POOL_MAX];
 	unsigned n_idle;
-	unsigned n_open;          /* idle, lent out, or being connected */
-	unsigned long gen;        /* bumped by each failure */
-	struct timespec retry_at; /* CLOCK_MONOTONIC: no connect before */
-	time_t down_since;        /* 0 while up */
-	char cause[STORE_ERROR_MAX];
+	unsigned n_open;             /* idle, lent out, or being connected */
+	unsigned long gen;           /* bumped by each failure */
+	struct timespec retry_at;    /* CLOCK_MONOTONIC: no connect before */
+	time_t down_since;           /* 0 while up */
+	char cause[STORE_ERROR_MAX]; /* the latest failure of the outage */
 	int refusing; /* an error reply since the last write went through */
+	char refusal[STORE_ERROR_MAX]; /* the latest such reply */
 };
 
 /* A command's outcome when no reply came back. */
@@ -340,14 +341,14 @@ fail:
 }
 
 /* redis_mark_down - note a failure (lock held); the first one dates the
- * outage and says why, and reconnecting waits a while */
+ * outage, each says why (a timeout may turn into a refused connect), and
+ * reconnecting waits a while */
 static void
 redis_mark_down(struct redis_store *rs, const char *cause)
 {
-	if (rs->down_since == 0) {
+	if (rs->down_since == 0)
 		rs->down_since = time(NULL);
-		snprintf(rs->cause, sizeof(rs->cause), "%s", cause);
-	}
+	snprintf(rs->cause, sizeof(rs->cause), "%s", cause);
 	rs->retry_at = redis_ts_add_ms(redis_mono(), STORE_REDIS_RECONNECT_MS);
 }
 
@@ -522,6 +523,9 @@ redis_refused(struct redis_store *rs, const char *what, const char *err)
 {
 	pthread_mutex_lock(&rs->lock);
 	rs->refusing = 1;
+	/* for the outage's log line, which another thread may write */
+	snprintf(rs->refusal, sizeof(rs->refusal), "%s refused: %.400s", what,
+		 err);
 	pthread_mutex_unlock(&rs->lock);
 	store_set_error("%s: %s refused: %s", rs->name, what, err);
 }
@@ -803,7 +807,7 @@ redis_available(void *be, char *why, size_t size)
 	if (rs->down_since != 0)
 		snprintf(why, size, "%s: %s", rs->name, rs->cause);
 	else if (rs->refusing)
-		snprintf(why, size, "%s: a write was refused", rs->name);
+		snprintf(why, size, "%s: %s", rs->name, rs->refusal);
 	pthread_mutex_unlock(&rs->lock);
 	return up;
 }

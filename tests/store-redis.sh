@@ -98,12 +98,28 @@ logfile ""
 EOF
 }
 
-# Called back by test-store-redis through TRIAGE_REDIS_STOP/START.
+# redis_replica - the server on port $1 becomes a read-only replica of a
+# master that refuses connections (yes), or a master again (no)
+redis_replica()
+{
+	local auth=x ok=x cmd='REPLICAOF 127.0.0.1 1'
+	[ "$2" = yes ] || cmd='REPLICAOF NO ONE'
+	{ exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+	printf 'AUTH %s\r\n%s\r\n' "$REDIS_PASSWORD" "$cmd" >&3
+	read -r -t 2 auth <&3 || true
+	read -r -t 2 ok <&3 || true
+	exec 3>&-
+	[ "${auth%$'\r'}" = +OK ] && [ "${ok%$'\r'}" = +OK ]
+}
+
+# Called back by test-store-redis through TRIAGE_REDIS_STOP/START, and
+# by the daemon part's transport.
 if [ "${1:-}" = --redis ]; then
 	case ${2:-} in
 	start) redis_start "$3" ;;
 	stop) redis_stop "$3" ;;
-	*) t_hard_error "usage: $0 --redis start|stop DIR" ;;
+	replica) redis_replica "$(cat "$3/port")" "$4" ;;
+	*) t_hard_error "usage: $0 --redis start|stop|replica DIR [yes|no]" ;;
 	esac
 	exit
 fi
@@ -204,5 +220,49 @@ t_eq "down at start: the line names the server and the cause" 1 \
 t_milter_stop || t_fail "down at start: the milter did not stop cleanly"
 sed 's/^/  | /' "$MILTER_LOG"
 rm -f "$MILTER_LOG"
+
+# -- refusing, seen first by the sender thread: the outage line gives
+# the server's refusal, whichever thread met it.  The transport turns
+# Redis into a read-only replica as it takes the first reply, so the
+# sender's write after the hand-off is the first to be refused; the next
+# message's own calls are reads that work on a replica.
+cat >"$T/ro-sendmail" <<EOF
+#!/bin/sh
+if [ ! -e '$T/ro.flipped' ]; then
+	touch '$T/ro.flipped'
+	bash '$self' --redis replica '$R' yes || exit 75
+fi
+cat >>'$T/ro.sent'
+EOF
+chmod 755 "$T/ro-sendmail"
+t_milter_start "store = \"$uri_tcp\"" "store_key_file = \"$T/site.key\"" \
+	'reply {' '	enable = true' '	addresses = {"support@example.com"}' \
+	'	from = "Example Support <support@example.com>"' \
+	"	templates = \"$top_srcdir/conf/templates\"" \
+	"	transport = \"sendmail:$T/ro-sendmail\"" '}' ||
+	t_hard_error "the milter did not start on Redis"
+t_match "refusing: the first acknowledgment is queued" '^sent; ticket=' \
+	"$(one_message RO0001 ann@example.net)"
+# shellcheck disable=SC2317 # called through t_wait_for
+sent_logged()
+{
+	[ "$(log_lines 'RO0001: acknowledgment sent')" = 1 ]
+}
+t_check "refusing: the first acknowledgment is handed off" \
+	t_wait_for 100 sent_logged
+t_match "refusing: the next one is held back" \
+	'^suppressed; reason=store-unavailable$' \
+	"$(one_message RO0002 bob@example.net)"
+t_eq "refusing: one log line for the outage" 1 \
+	"$(log_lines 'store unavailable')"
+t_eq "refusing: the line gives the server's refusal" 1 \
+	"$(log_lines "store unavailable (redis://127\.0\.0\.1:$port/$REDIS_DB: .*READONLY")"
+redis_replica "$port" no || t_fail "refusing: Redis is not a master again"
+one_message RO0003 carol@example.net >/dev/null
+one_message RO0004 dave@example.net >/dev/null
+t_eq "refusing: one log line when writes work again" 1 \
+	"$(log_lines 'store available again')"
+t_milter_stop || t_fail "refusing: the milter did not stop cleanly"
+sed 's/^/  | /' "$MILTER_LOG"
 
 t_done

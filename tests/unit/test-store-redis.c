@@ -300,6 +300,43 @@ server_key(const char *key)
 	return g_string_free(s, FALSE);
 }
 
+/* test_latest_cause - an outage that changes its face (a server that
+ * hung, then went away) is reported with what fails now, to any thread */
+static gpointer
+mark_in_thread(gpointer st)
+{
+	int present = 42;
+
+	ck_assert_int_eq(store_mark_once(st, "ack:x", 60, &present), -1);
+	return NULL;
+}
+
+START_TEST(test_latest_cause)
+{
+	int port, fd = loopback_socket(1, &port);
+	char *uri = g_strdup_printf("redis://127.0.0.1:%d/0", port);
+	struct store *st = open_uri(uri);
+	char why[STORE_ERROR_MAX];
+	int present = 42;
+
+	ck_assert_int_eq(store_available(st, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "no answer within") != NULL, "%s", why);
+	/* this thread's last error is an old, unrelated one */
+	ck_assert_int_eq(store_mark_once(st, "ack:x", 0, &present), -1);
+	close(fd);
+	g_usleep((RECONNECT_MS + 100) * 1000);
+	/* another thread (the sender) meets the refused connect */
+	g_thread_join(g_thread_new("other", mark_in_thread, st));
+	ck_assert_int_eq(store_available(st, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, uri) != NULL && strstr(why, "refused"), "%s",
+		      why);
+	ck_assert_msg(strstr(store_last_error(st), "ttl") != NULL, "%s",
+		      store_last_error(st));
+	store_close(st);
+	g_free(uri);
+}
+END_TEST
+
 /* test_keys_hashed - the server sees hashed keys with a TTL, no address */
 START_TEST(test_keys_hashed)
 {
@@ -546,6 +583,7 @@ store_redis_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_unreachable);
 	tcase_add_test(tc, test_silent_server);
+	tcase_add_test(tc, test_latest_cause);
 	tcase_add_test(tc, test_keys_hashed);
 	tcase_add_test(tc, test_refused_config);
 	tcase_add_test(tc, test_refusing);
