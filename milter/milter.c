@@ -697,17 +697,18 @@ milter_sign(const struct milter_conn *c, const struct milter_msg *m,
  * milter_reserve - take the dedup mark now, atomically (SET NX in Redis,
  * one write transaction in LMDB), so that of two messages from one sender
  * arriving together - on this host or another - only one header says
- * "sent"; the sender makes the mark last the whole interval after the
- * hand-off, or releases it if the hand-off fails.  0, or -1 with *why_r.
+ * "sent".  The mark is taken for the whole interval: if the store cannot
+ * be written once the reply is out, this mark is what keeps the customer
+ * from a second one.  The sender restarts it at the hand-off, or releases
+ * it if the hand-off fails.  0, or -1 with *why_r.
  */
 static int
-milter_reserve(const char *key, const char **why_r)
+milter_reserve(const char *key, unsigned ttl_s, const char **why_r)
 {
 	int present = 0;
 
 	if (milter_store == NULL ||
-	    store_mark_once(milter_store, key, SENDER_RESERVE_S, &present) !=
-		0) {
+	    store_mark_once(milter_store, key, ttl_s, &present) != 0) {
 		*why_r = "store-unavailable";
 		return -1;
 	}
@@ -755,7 +756,8 @@ milter_queue_ack(const struct triage_config *cf, struct triage_result *res,
 	if (milter_sender == NULL) {
 		why = "no-sender";
 	} else if (a->dedup_key != NULL &&
-		   milter_reserve(a->dedup_key, &why) != 0) {
+		   milter_reserve(a->dedup_key, cf->reply.interval_s, &why) !=
+		       0) {
 		; /* another message of this sender got there first */
 	} else if (milter_reserve_hour(cf, &why) != 0) {
 		if (a->dedup_key != NULL)

@@ -285,6 +285,18 @@ sender_deliver(const struct sender_config *cf, const struct sender_job *job,
 	return sender_smtp(cf, job, error_r);
 }
 
+/* sender_release - drop the dedup mark of a reply that was not sent; a
+ * mark that stays silences this customer for the interval: say so */
+static void
+sender_release(struct sender *s, const struct sender_job *job)
+{
+	if (job->dedup_key == NULL || store_del(s->st, job->dedup_key) == 0)
+		return;
+	log_warn("%s: cannot release the dedup mark of %s (%s): no "
+		 "acknowledgment to them until it expires",
+		 job->qid, job->to, store_last_error(s->st));
+}
+
 /* sender_process - reserve, hand off, record; 1 if it must be retried */
 static int
 sender_process(struct sender *s, struct sender_job *job)
@@ -294,7 +306,7 @@ sender_process(struct sender *s, struct sender_job *job)
 
 	if (job->tries == 0 && job->dedup_key != NULL && !job->reserved) {
 		if (s->st == NULL ||
-		    store_mark_once(s->st, job->dedup_key, SENDER_RESERVE_S,
+		    store_mark_once(s->st, job->dedup_key, job->dedup_ttl,
 				    &present) != 0) {
 			log_warn("%s: acknowledgment to %s not sent: store "
 				 "unavailable",
@@ -311,6 +323,8 @@ sender_process(struct sender *s, struct sender_job *job)
 	job->tries++;
 	rc = sender_deliver(&s->cf, job, &error);
 	if (rc == 0) {
+		/* the interval from now on; if this write fails, the mark
+		 * reserved for the interval before the hand-off still holds */
 		if (job->dedup_key != NULL)
 			(void)store_set(s->st, job->dedup_key, job->dedup_ttl);
 		log_info("%s: acknowledgment sent to %s", job->qid, job->to);
@@ -329,8 +343,7 @@ sender_process(struct sender *s, struct sender_job *job)
 	}
 	log_err("%s: acknowledgment to %s failed after %u tries: %s", job->qid,
 		job->to, job->tries, error);
-	if (job->dedup_key != NULL)
-		(void)store_del(s->st, job->dedup_key);
+	sender_release(s, job);
 	g_free(error);
 	return 0;
 }
@@ -392,8 +405,8 @@ sender_thread(gpointer arg)
 		log_warn("%s: acknowledgment to %s dropped at shutdown",
 			 job->qid, job->to);
 		/* the mark is ours once reserved here or at end of message */
-		if ((job->tries > 0 || job->reserved) && job->dedup_key != NULL)
-			(void)store_del(s->st, job->dedup_key);
+		if (job->tries > 0 || job->reserved)
+			sender_release(s, job);
 		sender_job_free(job);
 	}
 	g_mutex_unlock(&s->lock);

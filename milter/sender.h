@@ -5,9 +5,10 @@
  * sender thread hands it to the MTA - by running sendmail(1) with a fixed
  * argv, or over SMTP/SMTPS with libcurl (STARTTLS, AUTH) - with a timeout,
  * retries with backoff on temporary failures, and the dedup mark in the
- * store: reserved for a short while before the hand-off (so two MX hosts
- * or two concurrent messages cannot both send), made to last the whole
- * interval only after the hand-off succeeded, released if it failed.
+ * store: reserved for the whole interval before the hand-off (so two MX
+ * hosts or two concurrent messages cannot both send, and a store that
+ * fails right after the hand-off cannot let a second reply out), started
+ * afresh once the hand-off succeeded, released if it failed.
  *
  * Limits: the queue holds at most SENDER_MAX_QUEUE jobs (a full queue
  * refuses a job, and the caller logs why); each hand-off is bounded by
@@ -24,8 +25,6 @@ struct store;
 #define SENDER_MAX_QUEUE 1000
 /* Temporary failures are retried this many times, 2 s, 8 s, 32 s apart. */
 #define SENDER_MAX_TRIES 4
-/* A reservation outlives any hand-off with its retries. */
-#define SENDER_RESERVE_S 600
 
 struct sender_config {
 	char *transport; /* sendmail:/path, smtp://h:p, smtps://h:p */
@@ -42,7 +41,7 @@ struct sender_job {
 	char *data;     /* the whole RFC 5322 message, CRLF or LF */
 	size_t len;
 	char *dedup_key;    /* store key; NULL = no dedup */
-	unsigned dedup_ttl; /* seconds */
+	unsigned dedup_ttl; /* seconds: the interval, reserved for it too */
 	int reserved;       /* the caller already holds the dedup mark */
 	unsigned tries;
 	long long not_before; /* monotonic us */

@@ -124,7 +124,7 @@ if [ "${1:-}" = --redis ]; then
 	exit
 fi
 
-t_need_cmd redis-server setsid
+t_need_cmd redis-server redis-cli setsid python3
 unit=$top_builddir/tests/unit
 for prog in test-store test-store-redis; do
 	[ -x "$unit/$prog" ] ||
@@ -193,6 +193,19 @@ one_message()
 	sed -n 's/^ACK: //p' "$T/$1.out"
 }
 
+# mark_ttl ADDRESS - seconds left on the "general" template's dedup mark
+# of ADDRESS on the server (-2: no such key)
+mark_ttl()
+{
+	local key
+	key=triage:$(python3 -c '
+import hashlib, hmac, sys
+print(hmac.new(open(sys.argv[1], "rb").read(), sys.argv[2].encode(),
+               hashlib.sha256).hexdigest())' "$T/site.key" "ack:general:$1")
+	redis-cli -p "$port" -a "$REDIS_PASSWORD" --no-auth-warning \
+		-n "$REDIS_DB" TTL "$key"
+}
+
 # log_lines PATTERN - how many lines of the milter's log match
 log_lines()
 {
@@ -250,6 +263,14 @@ sent_logged()
 }
 t_check "refusing: the first acknowledgment is handed off" \
 	t_wait_for 100 sent_logged
+# the write after the hand-off was refused: the mark taken at end of
+# message must still keep ann from a second acknowledgment all interval
+ttl=$(mark_ttl ann@example.net)
+if [ "$ttl" -gt 86000 ]; then
+	t_pass "refusing: the mark of the sent acknowledgment lasts the interval"
+else
+	t_fail "refusing: the mark of the sent acknowledgment lasts the interval (TTL $ttl)"
+fi
 t_match "refusing: the next one is held back" \
 	'^suppressed; reason=store-unavailable$' \
 	"$(one_message RO0002 bob@example.net)"

@@ -296,13 +296,11 @@ START_TEST(test_queue_shutdown_releases)
 	s = sender_start(&cf, st, &error);
 	ck_assert_ptr_nonnull(s);
 	/* as milter_queue_ack does: the mark first, then the job */
-	ck_assert_int_eq(store_mark_once(st, "k1", SENDER_RESERVE_S, &present),
-			 0);
+	ck_assert_int_eq(store_mark_once(st, "k1", 86400, &present), 0);
 	j = job("ann@example.org", "k1");
 	j->reserved = 1;
 	ck_assert_int_eq(sender_submit(s, j), 0);
-	ck_assert_int_eq(store_mark_once(st, "k2", SENDER_RESERVE_S, &present),
-			 0);
+	ck_assert_int_eq(store_mark_once(st, "k2", 86400, &present), 0);
 	j = job("bob@example.org", "k2");
 	j->reserved = 1;
 	ck_assert_int_eq(sender_submit(s, j), 0);
