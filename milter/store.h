@@ -5,8 +5,9 @@
  * acknowledgment dedup marks ("this sender got template T"), the global
  * hourly acknowledgment counter and per-sender message counts.  Callers
  * use plaintext application keys ("ack:general:ann@example.org", with
- * addresses already lowercased); the store only ever hands a backend
- * HMAC-SHA256(site key, key), so no address reaches the disk or the wire.
+ * addresses already case-folded by ack_sender_fold()); the store only
+ * ever hands a backend HMAC-SHA256(site key, key), so no address reaches
+ * the disk or the wire.
  *
  * Interface: store_open() picks a backend by URI scheme ("lmdb:DIR",
  * "redis://HOST", "redis+unix:///SOCKET") and loads or creates the site

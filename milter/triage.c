@@ -278,17 +278,17 @@ triage_count_sender(const struct triage_config *cf,
 		    const struct triage_env *env)
 {
 	unsigned long n = 0;
-	char *lower, *key;
+	char *folded, *key;
 	int rc;
 
 	if (cf->frequent.messages == 0 || env->offline || env->store == NULL ||
 	    env->env_from == NULL || *env->env_from == '\0')
 		return -1;
-	lower = g_ascii_strdown(env->env_from, -1);
-	key = g_strconcat("freq:", lower, NULL);
+	folded = ack_sender_fold(env->env_from);
+	key = g_strconcat("freq:", folded, NULL);
 	rc = store_window_add(env->store, key, cf->frequent.window_s, &n);
 	g_free(key);
-	g_free(lower);
+	g_free(folded);
 	return rc == 0 ? (long)n : -1; /* store down: fail open */
 }
 

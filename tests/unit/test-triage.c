@@ -232,6 +232,53 @@ START_TEST(test_odd_input)
 }
 END_TEST
 
+/*
+ * One sender however the case of its address is written, ASCII or not
+ * (SMTPUTF8): "Jörg" precomposed or decomposed, in capitals, a Greek
+ * final sigma, a U-label domain; bytes that are not UTF-8 stay as they
+ * are, and the ASCII around them is still folded.
+ */
+START_TEST(test_sender_fold)
+{
+	static const char *const same[][2] = {
+	    {"J\xc3\xb6rg@Example.org", "j\xc3\xb6rg@example.org"},
+	    {"JO\xcc\x88RG@EXAMPLE.ORG", "j\xc3\xb6rg@example.org"},
+	    {"J\xc3\x96RG@example.org", "j\xc3\xb6rg@example.org"},
+	    {"\xce\x9f\xce\x94\xce\xa5\xce\xa3\xce\xa3\xce\x95\xce\xa5\xce\xa3@"
+	     "x.gr",
+	     "\xce\xbf\xce\xb4\xcf\x85\xcf\x83\xcf\x83\xce\xb5\xcf\x85\xcf\x82@"
+	     "x.gr"},
+	    {"ann@B\xc3\x9c"
+	     "CHER.example",
+	     "ann@b\xc3\xbc"
+	     "cher.example"},
+	    {"ANN@xn--bcher-kva.EXAMPLE", "ann@xn--bcher-kva.example"},
+	    {"J\xffRG@Example.org", "j\xffrg@example.org"},
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(same); i++) {
+		char *a = ack_dedup_key("general", same[i][0]);
+		char *b = ack_dedup_key("general", same[i][1]);
+
+		ck_assert_msg(strcmp(a, b) == 0, "%zu: %s != %s", i, a, b);
+		g_free(a);
+		g_free(b);
+	}
+	{
+		/* what is not the same sender stays apart */
+		char *a = ack_dedup_key("general", "j\xc3\xb6rg@example.org");
+		char *b = ack_dedup_key("general", "jorg@example.org");
+		char *c = ack_dedup_key("general", "j\xferg@example.org");
+
+		ck_assert_str_ne(a, b);
+		ck_assert_str_ne(a, c);
+		g_free(a);
+		g_free(b);
+		g_free(c);
+	}
+}
+END_TEST
+
 /* Repeat senders: counted in a real store; the third message is frequent. */
 START_TEST(test_frequent)
 {
@@ -247,12 +294,17 @@ START_TEST(test_frequent)
 	cf->frequent.window_s = 86400;
 	g_free(cf->frequent.window);
 	cf->frequent.window = g_strdup("24h");
-	env.env_from = "Ann@Example.org";
 	env.store = st;
 	for (int i = 1; i <= 4; i++) {
-		struct triage_result *res =
-		    triage_run(cf, msg, strlen(msg), &env);
+		/* one sender, whatever the case, ASCII or not (SMTPUTF8) */
+		static const char *const from[] = {
+		    "J\xc3\xb6rg@Example.org", "j\xc3\xb6rg@example.org",
+		    "JO\xcc\x88RG@EXAMPLE.ORG", "J\xc3\x96rg@example.ORG"};
+		struct triage_result *res;
 		char *want = g_strdup_printf("%d/24h", i);
+
+		env.env_from = from[i - 1];
+		res = triage_run(cf, msg, strlen(msg), &env);
 
 		ck_assert_int_eq(res->sender_count, i);
 		ck_assert_str_eq(header(res, "X-Triage-Sender-Count"), want);
@@ -302,6 +354,7 @@ triage_suite(void)
 	tcase_add_loop_test(tc, test_long, 0, G_N_ELEMENTS(lengths));
 	tcase_add_test(tc, test_quoted_not_counted);
 	tcase_add_test(tc, test_truncated);
+	tcase_add_test(tc, test_sender_fold);
 	tcase_add_test(tc, test_frequent);
 	tcase_add_test(tc, test_forged_from_message);
 	tcase_add_test(tc, test_forged_from_env);
