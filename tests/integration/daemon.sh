@@ -15,6 +15,11 @@
 #      file intact; a socket left by a SIGKILL is stale and replaced; a
 #      file that is not a socket is left alone, with a clear error; a pid
 #      file that is a symbolic link is not written through.
+#   6. The shipped systemd unit: Type=forking, its ExecStart run as
+#      systemd would returns only once the socket accepts and the pid file
+#      names the daemon, its PIDFile= is the sample configuration's
+#      pidfile, triage-milter(8) shows the same unit, and systemd-analyze
+#      verify (where installed) has nothing to say about it.
 #
 # Functions named only as arguments (t_wait_for, t_check):
 # shellcheck disable=SC2317
@@ -241,5 +246,48 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 else
 	t_log "5. skipped: needs root and the user nobody"
 fi
+
+# ---- 6. the shipped systemd unit -------------------------------------------
+UNIT=$top_srcdir/conf/triage-milter.service
+# unit_value KEY - the value of KEY= in the unit
+unit_value()
+{
+	sed -n "s/^$1=//p" "$UNIT"
+}
+t_eq "unit: Type=forking" forking "$(unit_value Type)"
+sample_pid=$(sed -n 's/^pidfile = "\(.*\)"$/\1/p' \
+	"$top_srcdir/conf/triage-milter.conf")
+t_eq "unit: PIDFile= is the sample configuration's pidfile" \
+	"$sample_pid" "$(unit_value PIDFile)"
+sed -n '/^\[Unit\]$/,$p' "$UNIT" >"$T/unit.file"
+sed -n '/^\[Unit\]$/,/^WantedBy=/p' "$top_srcdir/man/triage-milter.8" |
+	sed 's/\\e/\\/g' >"$T/unit.man"
+t_check "unit: triage-milter(8) shows the shipped unit" \
+	cmp -s "$T/unit.file" "$T/unit.man"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	sed "s#/usr/sbin/triage-milter#$M#g" "$UNIT" >"$T/triage-milter.service"
+	sdv=$(systemd-analyze verify --man=no "$T/triage-milter.service" 2>&1) ||
+		sdv="exit $?: $sdv"
+	t_eq "unit: systemd-analyze verify says nothing" "" "$sdv"
+else
+	t_log "6. systemd-analyze not installed: unit not verified"
+fi
+# ExecStart's arguments, the configuration replaced by a test one
+read -r -a start_args <<<"$(unit_value ExecStart)"
+start_args=("${start_args[@]:1}")
+for i in "${!start_args[@]}"; do
+	[ "${start_args[$i]}" != /etc/triage-milter/triage-milter.conf ] ||
+		start_args[i]=$T/good.conf
+done
+fresh
+run "${start_args[@]}"
+t_eq "unit: ExecStart returns 0" 0 "$rc"
+pid=$(pid_in_file)
+[ -z "$pid" ] || t_track_pid "$pid"
+t_check "unit: as ExecStart returns, the socket accepts" connects "$SOCK"
+t_check "unit: as ExecStart returns, the pid file names the daemon" \
+	t_alive "${pid:-0}"
+[ -z "$pid" ] || stop_daemon "$pid"
+no_leftovers "unit: after SIGTERM"
 
 t_done
