@@ -105,7 +105,7 @@ main_usage(FILE *fp)
 	    "  -f         stay in the foreground, log to stderr\n"
 	    "  -n         check the configuration and exit\n"
 	    "  -t         analyse messages offline (files, maildirs, "
-	    "mboxes)\n"
+	    "mboxes, - for standard input)\n"
 	    "  --json     with -t: one JSON object per message\n"
 	    "  --env-from ADDR, --env-rcpt ADDR\n"
 	    "             with -t: the envelope (default: Return-Path or "

@@ -1,5 +1,6 @@
 /*
- * offline.c - the -t mode: messages from files, maildirs, mboxes
+ * offline.c - the -t mode: messages from files, maildirs, mboxes and
+ * standard input ("-")
  *
  * Nothing here differs from the daemon but where the bytes come from:
  * the same max_scan_bytes cut, the same triage_run().  Output is either
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gmime/gmime.h>
 
@@ -268,6 +270,18 @@ offline_mbox(const struct triage_config *cf, const struct offline_opts *o,
 	}
 }
 
+/* offline_buffer - the bytes of one file: a message or an mbox */
+static void
+offline_buffer(const struct triage_config *cf, const struct offline_opts *o,
+	       const char *path, const char *buf, size_t len,
+	       struct offline_stats *st)
+{
+	if (len >= 5 && memcmp(buf, "From ", 5) == 0)
+		offline_mbox(cf, o, path, buf, len, st);
+	else
+		offline_one(cf, o, path, buf, len, st);
+}
+
 /* offline_file - one file: a message or an mbox */
 static void
 offline_file(const struct triage_config *cf, const struct offline_opts *o,
@@ -282,10 +296,55 @@ offline_file(const struct triage_config *cf, const struct offline_opts *o,
 		g_error_free(gerr);
 		return;
 	}
-	if (len >= 5 && memcmp(buf, "From ", 5) == 0)
-		offline_mbox(cf, o, path, buf, len, st);
+	offline_buffer(cf, o, path, buf, len, st);
+	g_free(buf);
+}
+
+/*
+ * offline_stdin - "-": standard input, read whole like a file (a message
+ * or an mbox, NUL bytes and all), then cut and analysed the same way.
+ * Memory that cannot be had is an error for this input, as it is for a
+ * file (g_file_get_contents()), not an abort.
+ */
+static void
+offline_stdin(const struct triage_config *cf, const struct offline_opts *o,
+	      struct offline_stats *st)
+{
+	char *buf = NULL, *why = NULL;
+	size_t len = 0, size = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == size) {
+			size_t want = size ? size * 2 : 65536;
+			char *p = want > size ? g_try_realloc(buf, want) : NULL;
+
+			if (p == NULL) {
+				why = g_strdup_printf("standard input: cannot "
+						      "allocate %zu bytes",
+						      want);
+				break;
+			}
+			buf = p;
+			size = want;
+		}
+		n = read(STDIN_FILENO, buf + len, size - len);
+		if (n > 0)
+			len += (size_t)n;
+		else if (n == 0)
+			break;
+		else if (errno != EINTR) {
+			why = g_strdup_printf("standard input: %s",
+					      g_strerror(errno));
+			break;
+		}
+	}
+	if (why != NULL)
+		offline_error(o, "-", why, st);
 	else
-		offline_one(cf, o, path, buf, len, st);
+		offline_buffer(cf, o, "-", buf ? buf : "", len, st);
+	g_free(why);
 	g_free(buf);
 }
 
@@ -374,6 +433,10 @@ offline_path(const struct triage_config *cf, const struct offline_opts *o,
 	struct offline_dirs here;
 	struct stat sb;
 
+	if (depth == 0 && strcmp(path, "-") == 0) {
+		offline_stdin(cf, o, st);
+		return;
+	}
 	if (stat(path, &sb) != 0) {
 		offline_error(o, path, g_strerror(errno), st);
 		return;

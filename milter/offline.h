@@ -3,7 +3,8 @@
  *
  * Paths may be message files, maildir folders (cur/ and new/), mbox files
  * (first line "From "), or plain directories (every regular file below,
- * sorted, hidden files skipped).  Each message is cut at max_scan_bytes
+ * sorted, hidden files skipped), or "-" for standard input (read whole,
+ * like a file: one message or an mbox).  Each message is cut at max_scan_bytes
  * exactly as the daemon would cut it, then analysed by the same
  * triage_run().  The envelope is simulated from --env-from/--env-rcpt,
  * or from Return-Path (else From) and To.

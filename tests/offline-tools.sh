@@ -77,6 +77,57 @@ t_match "-t on a symlink loop names the link and the directory" \
 	"\"file\":\"$loop/a/up\".*\"error\":\"a directory loop: the same directory as $loop," \
 	"$out"
 
+# ---- -t - reads standard input ---------------------------------------------
+
+# One message on standard input, as "cat msg | spamassassin" or opendkim -t
+# take it: the same result as the file, named "-".
+run -c "$T/rules.conf" -t --json "$data/abusive.eml"
+from_file=$(sed 's/^{"file":"[^"]*"//' "$T/out")
+rc=0
+"$M" -c "$T/rules.conf" -t --json - <"$data/abusive.eml" >"$T/out" \
+	2>"$T/err" || rc=$?
+t_eq "-t - on standard input: exit 0" 0 "$rc"
+t_match "-t - names the message \"-\"" '^\{"file":"-",' "$(cat "$T/out")"
+t_eq "-t - gives what -t FILE gives" "$from_file" \
+	"$(sed 's/^{"file":"[^"]*"//' "$T/out")"
+rc=0
+cat "$data/abusive.eml" | "$M" -c "$T/rules.conf" -t - >"$T/out" \
+	2>"$T/err" || rc=$?
+t_eq "-t - from a pipe: exit 0" 0 "$rc"
+t_match "-t - from a pipe: text output flags it" \
+	'^\+X-Triage-Flags: abusive' "$(cat "$T/out")"
+
+# A NUL byte and a message over max_scan_bytes: cut exactly as the file.
+{
+	printf 'From: a@example.com\nTo: s@example.com\nSubject: x\n\n'
+	printf 'you idiot \000 you moron\n'
+	for _ in $(seq 2000); do printf 'a line of the long message body\n'; done
+} >"$T/nul-big.eml"
+printf 'rules = {"%s/rules/*.rules"}\nmax_scan_bytes = 4096\n' \
+	"$top_srcdir" >"$T/small.conf"
+run -c "$T/small.conf" -t --json "$T/nul-big.eml"
+from_file=$(sed 's/^{"file":"[^"]*"//' "$T/out")
+rc=0
+"$M" -c "$T/small.conf" -t --json - <"$T/nul-big.eml" >"$T/out" \
+	2>"$T/err" || rc=$?
+t_eq "-t - with a NUL byte, over max_scan_bytes: as the file" \
+	"$from_file" "$(sed 's/^{"file":"[^"]*"//' "$T/out")"
+
+# An mbox on standard input: its messages are -:1, -:2.
+printf 'From a@b Mon Jan  1 00:00:00 2024\nFrom: a@example.com\n\nhi\n\n%s\n%s\n' \
+	'From b@b Mon Jan  1 00:00:00 2024' 'From: b@example.com' >"$T/in.mbox"
+printf '\nyou idiot\n' >>"$T/in.mbox"
+rc=0
+"$M" -c "$T/rules.conf" -t - <"$T/in.mbox" >"$T/out" 2>"$T/err" || rc=$?
+t_eq "-t - on an mbox: its messages -:1 and -:2" "$(printf '%s\n' -:1 -:2)" \
+	"$(names)"
+
+# Standard input closed: an error for "-", exit 1, no crash.
+rc=0
+"$M" -c "$T/rules.conf" -t - <&- >"$T/out" 2>"$T/err" || rc=$?
+t_eq "-t - with standard input closed: exit 1" 1 "$rc"
+t_match "... saying so" '^!error: standard input: ' "$(cat "$T/out")"
+
 # ---- --eval on a messy TSV ------------------------------------------------------
 
 # field TABLE CLASS COLUMN - one number of an --eval table
