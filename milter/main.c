@@ -125,6 +125,34 @@ main_usage(FILE *fp)
 	    TRIAGE_CONF);
 }
 
+/*
+ * main_number - a numeric option's value: decimal digits only, from lo
+ * to hi; 0, or -1 with a message naming the option.  strtoul() alone
+ * takes "2x" as 2, "" as 0, "-1" and 2^32 + 2 as large numbers that wrap.
+ */
+static int
+main_number(const char *opt, const char *arg, unsigned lo, unsigned hi,
+	    const char *unit, unsigned *value_r)
+{
+	unsigned long v = 0;
+	const char *p = arg;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		v = v * 10 + (unsigned long)(*p - '0');
+		if (v > hi)
+			break;
+	}
+	if (*arg == '\0' || *p != '\0' || v < lo || v > hi) {
+		fprintf(stderr,
+			"triage-milter: %s \"%s\": expected a number of %s "
+			"from %u to %u\n",
+			opt, arg, unit, lo, hi);
+		return -1;
+	}
+	*value_r = (unsigned)v;
+	return 0;
+}
+
 /* The pid file, open and locked (flock) while the daemon runs. */
 static int main_pidfile_fd = -1;
 
@@ -1076,13 +1104,9 @@ main(int argc, char **argv)
 			tm.out = optarg;
 			break;
 		case OPT_CV:
-			tm.cv = (unsigned)strtoul(optarg, NULL, 10);
-			if (tm.cv < 2 || tm.cv > MODEL_CV_MAX_K) {
-				fprintf(stderr,
-					"triage-milter: --cv: 2..%d folds\n",
-					MODEL_CV_MAX_K);
+			if (main_number("--cv", optarg, 2, MODEL_CV_MAX_K,
+					"folds", &tm.cv) != 0)
 				return 1;
-			}
 			break;
 		default:
 			main_usage(stderr);

@@ -258,6 +258,15 @@ t_match "... with a warning naming the model and the rules it lost" \
 	"warning: $T/rules.model: trained with rules that the rule files no longer have .*: (.* )?ABUSE_INSULT_WORD( |\$)" "$err"
 run --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv 1
 t_eq "--cv 1: exit 1" 1 "$rc"
+# strtoul() alone took "2x" as 2 and 2^32 + 2 as 2, and said "2..20
+# folds" of "", "0" and "-1" without naming what it had read
+for bad in 2x '' 0 -1 ' 3' 99999999999 4294967298; do
+	run --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv "$bad"
+	t_eq "--cv \"$bad\": exit 1" 1 "$rc"
+	t_eq "--cv \"$bad\": one error naming the option and the value" \
+		"triage-milter: --cv \"$bad\": expected a number of folds from 2 to 20" \
+		"$err"
+done
 run --train "$T/does-not-exist.tsv" -o "$T/x.model"
 t_eq "--train on a missing file: exit 1" 1 "$rc"
 
