@@ -1218,6 +1218,12 @@ main(int argc, char **argv)
 		oo.verbose = verbose;
 		oo.out = stdout;
 		offline_run(cf, argv + optind, argc - optind, &oo, &st);
+		if (st.duplicates > 0)
+			fprintf(stderr,
+				"triage-milter: note: %lu path(s) named a "
+				"file already read; each file was analysed "
+				"once\n",
+				st.duplicates);
 		if (verbose)
 			fprintf(stderr,
 				"triage-milter: %lu messages, %lu failed\n",

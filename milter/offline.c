@@ -7,6 +7,7 @@
  * the header changes as text, or one JSON object per line (json.h).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -369,7 +370,7 @@ struct offline_dirs {
 static void offline_path(const struct triage_config *cf,
 			 const struct offline_opts *o, const char *path,
 			 const struct offline_dirs *up, int depth,
-			 struct offline_stats *st);
+			 GHashTable *seen, struct offline_stats *st);
 
 /* Directories nested deeper than this are a loop or a mistake. */
 #define OFFLINE_MAX_DEPTH 32
@@ -394,7 +395,7 @@ offline_is_dir(const char *dir, const char *name)
 static void
 offline_dir(const struct triage_config *cf, const struct offline_opts *o,
 	    const char *path, const struct offline_dirs *here, int depth,
-	    struct offline_stats *st)
+	    GHashTable *seen, struct offline_stats *st)
 {
 	GError *gerr = NULL;
 	GDir *dir = g_dir_open(path, 0, &gerr);
@@ -420,21 +421,44 @@ offline_dir(const struct triage_config *cf, const struct offline_opts *o,
 	g_ptr_array_sort(names, offline_cmp);
 	for (guint i = 0; i < names->len; i++)
 		offline_path(cf, o, g_ptr_array_index(names, i), here,
-			     depth + 1, st);
+			     depth + 1, seen, st);
 	g_ptr_array_free(names, TRUE);
+}
+
+/*
+ * offline_first - whether the file sb describes is read for the first
+ * time in this run; a path named twice, a file named and also under a
+ * named directory, or a link to one already read counts once
+ */
+static int
+offline_first(GHashTable *seen, const struct stat *sb, struct offline_stats *st)
+{
+	char *key = g_strdup_printf("%ju:%ju", (uintmax_t)sb->st_dev,
+				    (uintmax_t)sb->st_ino);
+
+	if (g_hash_table_contains(seen, key)) {
+		g_free(key);
+		st->duplicates++;
+		return 0;
+	}
+	g_hash_table_add(seen, key);
+	return 1;
 }
 
 /* offline_path - dispatch on what the path is */
 static void
 offline_path(const struct triage_config *cf, const struct offline_opts *o,
 	     const char *path, const struct offline_dirs *up, int depth,
-	     struct offline_stats *st)
+	     GHashTable *seen, struct offline_stats *st)
 {
 	struct offline_dirs here;
 	struct stat sb;
 
 	if (depth == 0 && strcmp(path, "-") == 0) {
-		offline_stdin(cf, o, st);
+		/* "-" twice, or a file that is also standard input */
+		if (fstat(STDIN_FILENO, &sb) != 0 ||
+		    offline_first(seen, &sb, st))
+			offline_stdin(cf, o, st);
 		return;
 	}
 	if (stat(path, &sb) != 0) {
@@ -462,9 +486,10 @@ offline_path(const struct triage_config *cf, const struct offline_opts *o,
 			offline_error(o, path, "directories nested too deep",
 				      st);
 		else
-			offline_dir(cf, o, path, &here, depth, st);
+			offline_dir(cf, o, path, &here, depth, seen, st);
 	} else if (S_ISREG(sb.st_mode)) {
-		offline_file(cf, o, path, st);
+		if (offline_first(seen, &sb, st))
+			offline_file(cf, o, path, st);
 	} else {
 		offline_error(o, path, "not a file or directory", st);
 	}
@@ -475,7 +500,11 @@ void
 offline_run(const struct triage_config *cf, char *const *paths, int n,
 	    const struct offline_opts *o, struct offline_stats *st)
 {
+	GHashTable *seen =
+	    g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
 	for (int i = 0; i < n; i++)
-		offline_path(cf, o, paths[i], NULL, 0, st);
+		offline_path(cf, o, paths[i], NULL, 0, seen, st);
+	g_hash_table_destroy(seen);
 	fflush(o->out);
 }

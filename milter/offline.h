@@ -7,7 +7,8 @@
  * like a file: one message or an mbox).  Each message is cut at max_scan_bytes
  * exactly as the daemon would cut it, then analysed by the same
  * triage_run().  The envelope is simulated from --env-from/--env-rcpt,
- * or from Return-Path (else From) and To.
+ * or from Return-Path (else From) and To.  Each file is read once, however
+ * often the paths name it (same device and inode).
  */
 #ifndef TRIAGE_OFFLINE_H
 #define TRIAGE_OFFLINE_H
@@ -26,8 +27,9 @@ struct offline_opts {
 };
 
 struct offline_stats {
-	unsigned long messages; /* analysed */
-	unsigned long failed;   /* unreadable or analysis error */
+	unsigned long messages;   /* analysed */
+	unsigned long failed;     /* unreadable or analysis error */
+	unsigned long duplicates; /* files named again, read once */
 };
 
 /*

@@ -6,7 +6,8 @@
 # odd label case, unknown labels and missing columns
 #
 # Every bad line must be reported as FILE:LINE and counted, never silently
-# dropped; every message on disk must be read exactly once.
+# dropped; every message on disk must be read exactly once, however often
+# the paths name it.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,6 +77,26 @@ t_eq "-t on a symlink loop reads the message once" 1 \
 t_match "-t on a symlink loop names the link and the directory" \
 	"\"file\":\"$loop/a/up\".*\"error\":\"a directory loop: the same directory as $loop," \
 	"$out"
+
+# A file named twice, by another spelling, through a link, and inside a
+# named directory: analysed once, with one note saying so.
+dup=$T/dup
+mkdir -p "$dup"
+cp "$data/plain.eml" "$dup/m.eml"
+cp "$data/abusive.eml" "$dup/n.eml"
+ln -s m.eml "$dup/link.eml"
+run -t "$dup/m.eml" "$dup/m.eml" "$dup/./m.eml" "$dup/link.eml" "$dup"
+t_eq "-t on a file named four times and its directory (which has it twice): exit 0" 0 "$rc"
+t_eq "-t reads each file once, in the order first named" \
+	"$(printf '%s\n' "$dup/m.eml" "$dup/n.eml")" \
+	"$(sed -n 's/^==> //p' "$T/out")"
+t_eq "-t says so in one note" \
+	"triage-milter: note: 5 path(s) named a file already read; each file was analysed once" \
+	"$(grep -v 'only length is triaged' "$T/err")"
+rc=0
+"$M" -t "$dup/n.eml" - - <"$dup/n.eml" >"$T/out" 2>/dev/null || rc=$?
+t_eq "-t FILE - - with FILE on standard input: FILE once" "$dup/n.eml" \
+	"$(sed -n 's/^==> //p' "$T/out")"
 
 # ---- -t - reads standard input ---------------------------------------------
 
