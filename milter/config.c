@@ -121,18 +121,28 @@ config_note_line(cfg_t *cfg, cfg_opt_t *opt)
 				    GINT_TO_POINTER(cfg->line));
 }
 
-/* config_line - the line of option opt of section sec (the root's
- * options with sec = the root), else the section's own; 0 if unknown */
+/* config_noted_line - the line option opt of section sec (the root's
+ * options with sec = the root) was set on; 0 if not set in the file */
 static int
-config_line(cfg_t *sec, const char *opt)
+config_noted_line(cfg_t *sec, const char *opt)
 {
 	char *key = g_strdup_printf("%p|%s", (void *)sec, opt ? opt : "");
 	gpointer v =
 	    config_lines ? g_hash_table_lookup(config_lines, key) : NULL;
 
 	g_free(key);
-	if (v != NULL)
-		return GPOINTER_TO_INT(v);
+	return v != NULL ? GPOINTER_TO_INT(v) : 0;
+}
+
+/* config_line - the line of option opt of section sec (the root's
+ * options with sec = the root), else the section's own; 0 if unknown */
+static int
+config_line(cfg_t *sec, const char *opt)
+{
+	int line = config_noted_line(sec, opt);
+
+	if (line > 0)
+		return line;
 	return sec != NULL && sec->line > 0 && sec->name != NULL &&
 		       strcmp(sec->name, "root") != 0
 		   ? sec->line
@@ -372,6 +382,25 @@ validate_route(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* validate_template_name - a template is NAME.txt in the templates
+ * directory: a token, so that it cannot name a file elsewhere */
+static int
+validate_template_name(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *v = cfg_opt_getnstr(opt, 0);
+
+	if (v != NULL && *v != '\0' && !config_token_ok(v)) {
+		cfg_error(cfg,
+			  "%s%s%s: %s \"%s\": name must be 1 to 40 lowercase "
+			  "letters, digits, - or _",
+			  cfg->name, cfg_title(cfg) ? " " : "",
+			  cfg_title(cfg) ? cfg_title(cfg) : "",
+			  cfg_opt_name(opt), v);
+		return -1;
+	}
+	return 0;
+}
+
 /* The integer keys with a plain range, and why each bound is there. */
 static const struct {
 	const char *path; /* for cfg_set_validate_func() */
@@ -537,6 +566,9 @@ static const struct {
     {"route|add_recipient", validate_route_address},
     {"route|redirect", validate_route_address},
     {"route|quarantine", validate_quarantine},
+    {"route|template", validate_template_name},
+    {"reply|default_template", validate_template_name},
+    {"reply|templates", NULL},
     {"store", NULL},
     {"store_key_file", NULL},
     {"reply|enable", NULL},
@@ -1007,36 +1039,81 @@ config_template_free(gpointer t)
 	template_free(t);
 }
 
-/* config_templates - load every template a route or the default names */
-static int
-config_templates(struct triage_config *cf, char **error_r)
+/* A template to load, and where the configuration names it. */
+struct config_tpl_use {
+	const char *name;
+	cfg_t *sec;      /* the section that names it */
+	const char *opt; /* the option, NULL for the section's line */
+	char *what;      /* "route legal: template", ... */
+};
+
+/* config_template_uses - the templates the routes and the default name;
+ * a shipped route's own template is named by the templates directory */
+static GArray *
+config_template_uses(const struct triage_config *cf, cfg_t *cfg)
 {
-	GPtrArray *names = g_ptr_array_new();
+	GArray *uses = g_array_new(FALSE, FALSE, sizeof(struct config_tpl_use));
+	cfg_t *reply = cfg_getsec(cfg, "reply");
+	struct config_tpl_use u;
+
+	if (*cf->default_template != '\0') {
+		u.name = cf->default_template;
+		u.sec = reply;
+		u.opt = config_noted_line(reply, "default_template") > 0
+			    ? "default_template"
+			    : "templates";
+		u.what = g_strdup("reply: default_template");
+		g_array_append_val(uses, u);
+	}
+	for (size_t i = 0; i < cf->n_routes; i++) {
+		const struct config_route *r = &cf->routes[i];
+		cfg_t *sec = cfg_gettsec(cfg, "route", r->name);
+
+		if (*r->template == '\0')
+			continue;
+		u.name = r->template;
+		if (sec != NULL && cfg_size(sec, "template") > 0) {
+			u.sec = sec;
+			u.opt = "template";
+		} else {
+			u.sec = reply;
+			u.opt = "templates";
+		}
+		u.what = g_strdup_printf("route %s: template", r->name);
+		g_array_append_val(uses, u);
+	}
+	return uses;
+}
+
+/* config_templates - load every template a route or the default names;
+ * an error names the line that named it (FILE:LINE), then the template */
+static int
+config_templates(struct triage_config *cf, cfg_t *cfg, char **error_r)
+{
+	GArray *uses = config_template_uses(cf, cfg);
 	int rc = 0;
 
 	cf->templates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					      config_template_free);
-	if (*cf->default_template != '\0')
-		g_ptr_array_add(names, cf->default_template);
-	for (size_t i = 0; i < cf->n_routes; i++)
-		if (*cf->routes[i].template != '\0')
-			g_ptr_array_add(names, cf->routes[i].template);
-	for (guint i = 0; i < names->len && rc == 0; i++) {
-		const char *name = g_ptr_array_index(names, i);
-		char *file, *path;
+	for (guint i = 0; i < uses->len && rc == 0; i++) {
+		const struct config_tpl_use *u =
+		    &g_array_index(uses, struct config_tpl_use, i);
+		char *file, *path, *err = NULL;
 		struct template *t;
 
-		if (g_hash_table_contains(cf->templates, name))
+		if (g_hash_table_contains(cf->templates, u->name))
 			continue;
-		if (!config_token_ok(name)) {
-			*error_r = g_strdup_printf("%s: template \"%s\": name "
-						   "must be 1 to 40 lowercase "
-						   "letters, digits, - or _",
-						   cf->path, name);
+		if (!config_token_ok(u->name)) {
+			/* only a shipped name could get here: checked while
+			 * parsing */
+			config_fail(error_r, cf, u->sec, u->opt,
+				    "%s \"%s\": name must be 1 to 40 "
+				    "lowercase letters, digits, - or _",
+				    u->what, u->name);
 			rc = -1;
 			break;
 		}
-		file = g_strconcat(name, ".txt", NULL);
+		file = g_strconcat(u->name, ".txt", NULL);
 		path = g_build_filename(cf->templates_dir, file, NULL);
 		g_free(file);
 		if (!cf->reply.enable &&
@@ -1046,14 +1123,31 @@ config_templates(struct triage_config *cf, char **error_r)
 			g_free(path);
 			continue;
 		}
-		t = template_load(path, error_r);
-		g_free(path);
-		if (t == NULL)
+		t = template_load(path, &err);
+		if (t == NULL && g_file_test(path, G_FILE_TEST_IS_REGULAR)) {
+			char *where = NULL;
+
+			/* the mistake is in the template: its FILE:LINE
+			 * first, then the line that names it */
+			config_fail(&where, cf, u->sec, u->opt, "%s \"%s\"",
+				    u->what, u->name);
+			*error_r = g_strdup_printf("%s (%s)", err, where);
+			g_free(where);
+			g_free(err);
 			rc = -1;
-		else
-			g_hash_table_insert(cf->templates, g_strdup(name), t);
+		} else if (t == NULL) {
+			config_fail(error_r, cf, u->sec, u->opt,
+				    "%s \"%s\": %s", u->what, u->name, err);
+			g_free(err);
+			rc = -1;
+		} else
+			g_hash_table_insert(cf->templates, g_strdup(u->name),
+					    t);
+		g_free(path);
 	}
-	g_ptr_array_free(names, TRUE);
+	for (guint i = 0; i < uses->len; i++)
+		g_free(g_array_index(uses, struct config_tpl_use, i).what);
+	g_array_free(uses, TRUE);
 	return rc;
 }
 
@@ -1348,7 +1442,7 @@ config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
 		return config_unref(cf);
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
 			   config_check_rules(cf, error_r) != 0 ||
-			   config_templates(cf, error_r) != 0 ||
+			   config_templates(cf, cfg, error_r) != 0 ||
 			   config_signing(cf, cfg, error_r) != 0 ||
 			   config_model(cf, cfg, path, error_r) != 0))
 		return config_unref(cf);

@@ -120,13 +120,31 @@ static const struct {
      "not a category"},
     {"# c\nreply {\n enable = true\n}\n", 3, "needs a store"},
     {"reply {\n\n transport = \"ftp://x\"\n}\n", 3, "transport"},
+    /* templates: the line that names one, not only the file */
+    {"route legal {\n\n template = \"Bad Name\"\n}\n", 3,
+     "route legal: template \"Bad Name\": name must be"},
+    {"reply {\n default_template = \"Nope!\"\n}\n", 2,
+     "default_template \"Nope!\": name must be"},
+    {"store = \"lmdb:/tmp/x\"\nreply {\n enable = true\n"
+     " from = \"s@example.com\"\n addresses = {\"s@example.com\"}\n"
+     " templates = \"/nonexistent\"\n default_template = \"\"\n}\n"
+     "route legal {\n\n template = \"nosuch\"\n}\n",
+     11, "route legal: template \"nosuch\": /nonexistent/nosuch.txt: "},
+    /* a shipped name: the templates directory lacks it */
+    {"store = \"lmdb:/tmp/x\"\nreply {\n enable = true\n"
+     " templates = \"/nonexistent\"\n from = \"s@example.com\"\n"
+     " addresses = {\"s@example.com\"}\n}\n",
+     4, "default_template \"general\": /nonexistent/general.txt: "},
 };
 
 START_TEST(test_errors)
 {
 	char *path = write_conf(bad[_i].text);
 	char *err = NULL, *want;
-	struct triage_config *cf = config_load(path, &err);
+	struct triage_config *cf;
+
+	triage_init(); /* reply addresses are parsed with GMime */
+	cf = config_load(path, &err);
 
 	ck_assert_ptr_null(cf);
 	ck_assert_ptr_nonnull(err);
