@@ -162,8 +162,8 @@ static void G_GNUC_PRINTF(5, 6)
 	va_start(ap, fmt);
 	msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
-	*error_r = line > 0 ? g_strdup_printf("%s:%d: %s", cf->path, line, msg)
-			    : g_strdup_printf("%s: %s", cf->path, msg);
+	*error_r = line > 0 ? g_strdup_printf("%s:%d: %s", cf->name, line, msg)
+			    : g_strdup_printf("%s: %s", cf->name, msg);
 	g_free(msg);
 }
 
@@ -1231,7 +1231,7 @@ config_check_rules(struct triage_config *cf, char **error_r)
 			*error_r = g_strdup_printf(
 			    "%s: category %s: route \"%s\" has no route "
 			    "section",
-			    cf->path, cf->categories[i].name, route);
+			    cf->name, cf->categories[i].name, route);
 			return -1;
 		}
 	}
@@ -1254,7 +1254,7 @@ config_check_rules(struct triage_config *cf, char **error_r)
 		*error_r = g_strdup_printf(
 		    "%s:%d: %s: category \"%s\" is neither a shipped one nor "
 		    "a category section of %s",
-		    file, line, rule, names[i], cf->path);
+		    file, line, rule, names[i], cf->name);
 		return -1;
 	}
 	return 0;
@@ -1369,13 +1369,15 @@ config_model(struct triage_config *cf, cfg_t *cfg, const char *path,
 
 /* config_from_cfg - copy parsed values into a new snapshot */
 static struct triage_config *
-config_from_cfg(cfg_t *cfg, const char *path, int with_rules, char **error_r)
+config_from_cfg(cfg_t *cfg, const char *path, const char *name, int with_rules,
+		char **error_r)
 {
 	struct triage_config *cf = g_new0(struct triage_config, 1);
 	cfg_t *len = cfg_getsec(cfg, "length");
 
 	cf->refcount = 1;
 	cf->path = g_strdup(path ? path : "(defaults)");
+	cf->name = g_strdup(name ? name : cf->path);
 	cf->socket = g_strdup(cfg_getstr(cfg, "socket"));
 	cf->socket_mode = (int)strtol(cfg_getstr(cfg, "socket_mode"), NULL, 8);
 	cf->user = g_strdup(cfg_getstr(cfg, "user"));
@@ -1492,7 +1494,8 @@ config_load(const char *path, char **error_r)
 		 * the daemon's chdir("/") and at every reload */
 		char *abs = g_canonicalize_filename(path, NULL);
 
-		cf = config_from_cfg(cfg, abs, 1, error_r);
+		/* messages name it as given, as the parse's errors do */
+		cf = config_from_cfg(cfg, abs, path, 1, error_r);
 		g_free(abs);
 	}
 	g_hash_table_destroy(config_lines);
@@ -1512,7 +1515,7 @@ config_default(void)
 
 	if (cfg == NULL)
 		return NULL;
-	cf = config_from_cfg(cfg, NULL, 0, &error);
+	cf = config_from_cfg(cfg, NULL, NULL, 0, &error);
 	g_free(error);
 	cfg_free(cfg);
 	return cf;
@@ -1612,6 +1615,7 @@ config_unref(struct triage_config *cf)
 	    __atomic_sub_fetch(&cf->refcount, 1, __ATOMIC_ACQ_REL) > 0)
 		return NULL;
 	g_free(cf->path);
+	g_free(cf->name);
 	g_free(cf->socket);
 	g_free(cf->user);
 	g_free(cf->pidfile);

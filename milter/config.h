@@ -87,7 +87,8 @@ struct model;
 
 struct triage_config {
 	int refcount; /* atomic; see config_ref()/config_unref() */
-	char *path;   /* file it was read from */
+	char *path;   /* file it was read from, absolute */
+	char *name;   /* the same as the user gave it, for messages */
 
 	/* daemon */
 	char *socket;

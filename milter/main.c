@@ -478,7 +478,7 @@ main_temp_dir_problem(const struct triage_config *cf)
 	return g_strdup_printf("%s: temp_dir \"%s\": %s; messages over "
 			       "memory_buffer_bytes will be analysed only in "
 			       "part",
-			       cf->path, dir, g_strerror(errno));
+			       cf->name, dir, g_strerror(errno));
 }
 
 /* main_arenas - malloc heaps for the daemon: one per concurrent
@@ -1168,7 +1168,7 @@ main(int argc, char **argv)
 			fprintf(stderr,
 				"triage-milter: warning: %s: no rule file "
 				"matches \"rules\"; only length is triaged\n",
-				cf->path);
+				cf->name);
 		else
 			fprintf(stderr,
 				"triage-milter: warning: no %s and no rule "
@@ -1193,7 +1193,7 @@ main(int argc, char **argv)
 		fputs(report->str, stderr);
 		if (failed > 0)
 			fprintf(stderr, "%s: %u rule example(s) failed\n",
-				cf->path, failed);
+				cf->name, failed);
 		g_string_free(report, TRUE);
 		config_unref(cf);
 		return failed == 0 ? 0 : 1;

@@ -258,6 +258,21 @@ t_match "... with a warning naming the model and the rules it lost" \
 	"warning: $T/rules.model: trained with rules that the rule files no longer have .*: (.* )?ABUSE_INSULT_WORD( |\$)" "$err"
 run --train "$top_srcdir/tests/unit/model/tiny.tsv" --cv 1
 t_eq "--cv 1: exit 1" 1 "$rc"
+# A configuration named relatively: an error found while parsing and one
+# found after it name the file the same way, as the user gave it (the
+# latter said the absolute path).
+mkdir -p "$T/relconf"
+printf 'rules = {}\nbogus_key = 1\n' >"$T/relconf/parse.conf"
+printf 'rules = {}\n\nstore = "lmdb:relative"\n' >"$T/relconf/after.conf"
+M_abs=$(cd "$(dirname "$M")" && pwd)/$(basename "$M")
+rel_err()
+{
+	(cd "$T" && "$M_abs" -n -c "relconf/$1" 2>&1 >/dev/null) || true
+}
+t_match "-n -c REL: a parse error names REL:LINE" '^relconf/parse\.conf:2: ' \
+	"$(rel_err parse.conf)"
+t_match "-n -c REL: an error after the parse names REL:LINE too" \
+	'^relconf/after\.conf:3: store' "$(rel_err after.conf)"
 # strtoul() alone took "2x" as 2 and 2^32 + 2 as 2, and said "2..20
 # folds" of "", "0" and "-1" without naming what it had read
 for bad in 2x '' 0 -1 ' 3' 99999999999 4294967298; do
