@@ -989,8 +989,8 @@ main_daemon(struct triage_config *cf, const char *socket, int socket_fixed,
 			log_warn("stats_listen %s is not a loopback address: "
 				 "the counters are visible from the network",
 				 cf->stats_listen);
-		log_info("metrics listening on %s, port %d (GET /metrics)",
-			 cf->stats_listen, stats_listen_port(srv));
+		log_info("metrics listening on %s (GET /metrics)",
+			 stats_listen_address(srv));
 	}
 	log_info("starting %s on %s (config %s; acknowledgments %s)",
 		 TRIAGE_VERSION_STRING, socket, cf->path,

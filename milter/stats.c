@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -112,6 +113,7 @@ struct stats_server {
 	struct MHD_Daemon *daemon;
 	struct stats *stats;
 	int port;
+	char address[INET6_ADDRSTRLEN + 8]; /* "127.0.0.1:9894", "[::1]:9894" */
 	GThread *thread;
 	atomic_int stop;
 	GPtrArray *conns; /* struct stats_conn */
@@ -678,7 +680,7 @@ stats_serve(gpointer arg)
 /* stats_socket - a bound, listening, non-blocking socket, or -1 */
 static int
 stats_socket(const struct sockaddr_storage *ss, socklen_t len, const char *spec,
-	     int *port_r, char **error_r)
+	     int *port_r, char *address_r, size_t address_size, char **error_r)
 {
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof(bound);
@@ -709,10 +711,29 @@ stats_socket(const struct sockaddr_storage *ss, socklen_t len, const char *spec,
 		(void)close(fd);
 		return -1;
 	}
-	if (bound.ss_family == AF_INET)
-		*port_r = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-	else
-		*port_r = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+	{
+		char host[INET6_ADDRSTRLEN] = "?";
+
+		if (bound.ss_family == AF_INET) {
+			const struct sockaddr_in *sin =
+			    (const struct sockaddr_in *)&bound;
+
+			*port_r = ntohs(sin->sin_port);
+			(void)inet_ntop(AF_INET, &sin->sin_addr, host,
+					sizeof(host));
+			snprintf(address_r, address_size, "%s:%d", host,
+				 *port_r);
+		} else {
+			const struct sockaddr_in6 *sin6 =
+			    (const struct sockaddr_in6 *)&bound;
+
+			*port_r = ntohs(sin6->sin6_port);
+			(void)inet_ntop(AF_INET6, &sin6->sin6_addr, host,
+					sizeof(host));
+			snprintf(address_r, address_size, "[%s]:%d", host,
+				 *port_r);
+		}
+	}
 	return fd;
 }
 
@@ -723,16 +744,19 @@ stats_listen_start(struct stats *s, const char *spec, char **error_r)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct stats_server *srv;
+	char address[sizeof(srv->address)];
 	int fd, port;
 
 	if (stats_parse(spec, &ss, &len, error_r) != 0)
 		return NULL;
-	fd = stats_socket(&ss, len, spec, &port, error_r);
+	fd = stats_socket(&ss, len, spec, &port, address, sizeof(address),
+			  error_r);
 	if (fd < 0)
 		return NULL;
 	srv = g_new0(struct stats_server, 1);
 	srv->stats = s;
 	srv->port = port;
+	g_strlcpy(srv->address, address, sizeof(srv->address));
 	srv->conns = g_ptr_array_new_with_free_func(g_free);
 	/* no internal thread: stats_serve() runs MHD (epoll on Linux) */
 	srv->daemon = MHD_start_daemon(
@@ -759,6 +783,14 @@ int
 stats_listen_port(const struct stats_server *srv)
 {
 	return srv->port;
+}
+
+/* stats_listen_address - the address and port bound, "127.0.0.1:9894"
+ * or "[::1]:9894": what a bare port or port 0 turned into */
+const char *
+stats_listen_address(const struct stats_server *srv)
+{
+	return srv->address;
 }
 
 /* stats_listen_stop - wait for the thread (a poll round at most), close

@@ -87,6 +87,7 @@ int stats_listen_check(const char *spec, char **error_r);
 struct stats_server *stats_listen_start(struct stats *s, const char *spec,
 					char **error_r);
 int stats_listen_port(const struct stats_server *srv);
+const char *stats_listen_address(const struct stats_server *srv);
 struct stats_server *stats_listen_stop(struct stats_server *srv);
 
 #endif

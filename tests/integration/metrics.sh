@@ -97,13 +97,19 @@ bad_lines()
 
 port=$(free_port)
 URL=http://127.0.0.1:$port
-t_log "stats_listen = \"127.0.0.1:$port\""
-t_milter_start "stats_listen = \"127.0.0.1:$port\"" ||
+# a bare port, as README's example allows: loopback
+t_log "stats_listen = \"$port\""
+t_milter_start "stats_listen = \"$port\"" ||
 	t_hard_error "the milter did not start with stats_listen"
 
 # the listener comes up with the daemon; give it the socket's delay
 t_wait_for "$T_WAIT_SOCKET" curl -s -o /dev/null --max-time 2 "$URL/metrics" ||
 	t_fail "nothing answers on $URL/metrics"
+
+# the start line said "listening on 9894, port 9894" for a bare port
+t_match "the start log names the address bound" \
+	"metrics listening on 127\\.0\\.0\\.1:$port \\(GET /metrics\\)" \
+	"$(cat "$MILTER_LOG")"
 
 status=$(scrape "$T/before")
 t_eq "GET /metrics: 200" 200 "$status"

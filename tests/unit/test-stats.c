@@ -503,6 +503,24 @@ open_fds(void)
 	return n;
 }
 
+/* A bare port is loopback: the start log names the address bound
+ * (stats_listen_address()), not the port alone. */
+START_TEST(test_bare_port_address)
+{
+	struct stats *s = stats_new("triage-milter 0.1.0");
+	struct stats_server *srv;
+	char *error = NULL, *want;
+
+	srv = stats_listen_start(s, "0", &error);
+	ck_assert_msg(srv != NULL, "%s", error);
+	want = g_strdup_printf("127.0.0.1:%d", stats_listen_port(srv));
+	ck_assert_str_eq(stats_listen_address(srv), want);
+	g_free(want);
+	stats_listen_stop(srv);
+	stats_free(s);
+}
+END_TEST
+
 START_TEST(test_http)
 {
 	struct stats *s = stats_new("triage-milter 0.1.0");
@@ -515,6 +533,12 @@ START_TEST(test_http)
 	ck_assert_ptr_null(error);
 	port = stats_listen_port(srv);
 	ck_assert_int_gt(port, 0);
+	{
+		char *want = g_strdup_printf("127.0.0.1:%d", port);
+
+		ck_assert_str_eq(stats_listen_address(srv), want);
+		g_free(want);
+	}
 	stats_message(s);
 
 	r = http(AF_INET, port, "GET /metrics HTTP/1.0\r\n\r\n");
@@ -706,6 +730,13 @@ START_TEST(test_http6)
 	close(probe);
 	srv = stats_listen_start(s, "[::1]:0", &error);
 	ck_assert_msg(srv != NULL, "%s", error);
+	{
+		char *want =
+		    g_strdup_printf("[::1]:%d", stats_listen_port(srv));
+
+		ck_assert_str_eq(stats_listen_address(srv), want);
+		g_free(want);
+	}
 	r = http(AF_INET6, stats_listen_port(srv),
 		 "GET /metrics HTTP/1.0\r\n\r\n");
 	ck_assert_ptr_nonnull(strstr(r, "\ntriage_messages_total 0\n"));
@@ -729,6 +760,7 @@ stats_suite(void)
 	tcase_add_test(tc, test_register);
 	tcase_add_loop_test(tc, test_listen_check, 0, G_N_ELEMENTS(specs));
 	tcase_add_test(tc, test_http);
+	tcase_add_test(tc, test_bare_port_address);
 	tcase_add_test(tc, test_slow_clients);
 	tcase_add_test(tc, test_http_v4mapped);
 	tcase_add_test(tc, test_http6);
