@@ -57,6 +57,89 @@ enum {
 	OPT_CV
 };
 
+/* The modes, as bits: what the options choose, and what each goes with. */
+enum {
+	MODE_DAEMON = 1 << 0,
+	MODE_CHECK = 1 << 1,  /* -n */
+	MODE_TEST = 1 << 2,   /* -t */
+	MODE_EVAL = 1 << 3,   /* --eval */
+	MODE_VERIFY = 1 << 4, /* --verify */
+	MODE_TRAIN = 1 << 5   /* --train */
+};
+
+/*
+ * Options that belong to some modes only: given with another, they would
+ * be ignored in silence (`-c x.conf --cv 5` would start the daemon), so
+ * they are refused, saying what they go with.  -c and -v go with all.
+ */
+static const struct main_option_mode {
+	int ch;
+	const char *name;
+	unsigned modes;
+	const char *with;
+} main_option_modes[] = {
+    {'f', "-f", MODE_DAEMON, "the daemon"},
+    {'p', "-p", MODE_DAEMON | MODE_CHECK, "the daemon or -n"},
+    {OPT_JSON, "--json", MODE_TEST, "-t"},
+    {OPT_ENV_FROM, "--env-from", MODE_TEST, "-t"},
+    {OPT_ENV_RCPT, "--env-rcpt", MODE_TEST, "-t"},
+    {OPT_LABELS, "--labels", MODE_EVAL | MODE_TRAIN,
+     "--eval DIR or --train DIR"},
+    {OPT_CLASS, "--class", MODE_TRAIN, "--train"},
+    {OPT_LICENSE, "--license", MODE_TRAIN, "--train"},
+    {OPT_DATA, "--data", MODE_TRAIN, "--train"},
+    {OPT_CITATION, "--citation", MODE_TRAIN, "--train"},
+    {'o', "-o", MODE_TRAIN, "--train"},
+    {OPT_CV, "--cv", MODE_TRAIN, "--train"},
+};
+
+/* main_option_index - ch's entry in main_option_modes, or -1 */
+static int
+main_option_index(int ch)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(main_option_modes); i++)
+		if (main_option_modes[i].ch == ch)
+			return (int)i;
+	return -1;
+}
+
+/*
+ * main_check_modes - at most one mode, and every option given (the bits
+ * of main_option_modes in given) one that goes with it; 0, or -1 after
+ * saying why on stderr
+ */
+static int
+main_check_modes(const char *const modes[], size_t n_modes, unsigned mode,
+		 unsigned long given)
+{
+	const char *first = NULL; /* the mode given, if not the daemon */
+
+	for (size_t i = 0; i < n_modes; i++) {
+		if (modes[i] == NULL)
+			continue;
+		if (first != NULL) {
+			fprintf(stderr,
+				"triage-milter: %s and %s are two modes: "
+				"give one\n",
+				first, modes[i]);
+			return -1;
+		}
+		first = modes[i];
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(main_option_modes); i++) {
+		const struct main_option_mode *om = &main_option_modes[i];
+
+		if ((given & (1UL << i)) != 0 && (om->modes & mode) == 0) {
+			fprintf(stderr,
+				"triage-milter: %s goes with %s, not with %s\n",
+				om->name, om->with,
+				first != NULL ? first : "the daemon");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static const struct option main_longopts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"env-from", required_argument, NULL, OPT_ENV_FROM},
@@ -1037,9 +1120,14 @@ main(int argc, char **argv)
 	    NULL, NULL, 0};
 	struct triage_config *cf;
 	char *error = NULL;
+	unsigned long given = 0; /* bits of main_option_modes */
 
 	while ((ch = getopt_long(argc, argv, "c:fhno:p:tvV", main_longopts,
 				 NULL)) != -1) {
+		int opt = main_option_index(ch);
+
+		if (opt >= 0)
+			given |= 1UL << opt;
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -1120,10 +1208,22 @@ main(int argc, char **argv)
 		fprintf(stderr, "triage-milter: -t needs at least one path\n");
 		return 1;
 	}
-	if (eo.labels != NULL && eval_path == NULL && tm.path == NULL) {
-		fprintf(stderr, "triage-milter: --labels goes with --eval DIR "
-				"or --train DIR\n");
-		return 1;
+	{
+		const char *modes[] = {check ? "-n" : NULL,
+				       offline ? "-t" : NULL,
+				       eval_path ? "--eval" : NULL,
+				       verify_path ? "--verify" : NULL,
+				       tm.path ? "--train" : NULL};
+		unsigned mode = check         ? MODE_CHECK
+				: offline     ? MODE_TEST
+				: eval_path   ? MODE_EVAL
+				: verify_path ? MODE_VERIFY
+				: tm.path     ? MODE_TRAIN
+					      : MODE_DAEMON;
+
+		if (main_check_modes(modes, G_N_ELEMENTS(modes), mode, given) !=
+		    0)
+			return 1;
 	}
 	if (!offline && optind < argc) {
 		main_usage(stderr);

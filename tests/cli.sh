@@ -354,7 +354,43 @@ t_match "--eval DIR counts as the daemon: 1 found, 1 past max_scan_bytes missed"
 
 run --labels "$T/mail/labels" -t "$T/mail/m1.eml"
 t_eq "--labels without --eval or --train: exit 1" 1 "$rc"
-t_match "... saying what it goes with" 'labels goes with --eval DIR or --train DIR' "$err"
+t_match "... saying what it goes with" 'labels goes with --eval DIR or --train DIR, not with -t' "$err"
+
+# ---- options of one mode given with another --------------------------------
+# Each was ignored in silence: the daemon started, -n said all was well.
+# -f keeps a daemon that wrongly starts in the foreground, under timeout.
+{
+	printf 'socket = "unix:%s/modes.sock"\n' "$T"
+	printf 'rules = {"%s/rules/*.rules"}\n' "$top_srcdir"
+	printf 'temp_dir = "%s"\nallow_root = true\n' "$T"
+} >"$T/modes.conf"
+# mode_case DESC PATTERN ARGS... - exit 1 and PATTERN on stderr
+mode_case()
+{
+	local desc=$1 want=$2
+	shift 2
+	rc=0
+	timeout -k 2 10 "$M" "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?
+	t_eq "$desc: exit 1" 1 "$rc"
+	t_match "$desc: says what goes with what" "$want" "$(cat "$T/err")"
+}
+mode_case "--cv with the daemon" '^triage-milter: --cv goes with --train, not with the daemon$' \
+	-f -c "$T/modes.conf" --cv 5
+mode_case "--json with the daemon" '--json goes with -t, not with the daemon' \
+	-f -c "$T/modes.conf" --json
+mode_case "-o with -n" '-o goes with --train, not with -n' \
+	-n -c "$T/modes.conf" -o "$T/modes.model"
+t_check "-o with -n: no model written" test ! -e "$T/modes.model"
+mode_case "--class with --verify" '--class goes with --train, not with --verify' \
+	--verify "$T/mail/m1.eml" -c "$T/modes.conf" --class abusive
+mode_case "-f with -t" '-f goes with the daemon, not with -t' \
+	-t -f -c "$T/modes.conf" "$T/mail/m1.eml"
+mode_case "-t and --eval" '-t and --eval are two modes: give one' \
+	-t --eval "$T/mail" -c "$T/modes.conf" "$T/mail/m1.eml"
+run -n -p "unix:$T/other.sock" -c "$T/modes.conf"
+t_eq "-p with -n: still checks the socket and exits 0" 0 "$rc"
+t_check "no daemon socket was made" test ! -e "$T/modes.sock"
+
 printf 'm1.eml\tabusive\nnot-there.eml\tnone\n' >"$T/mail/bad-labels"
 run --train "$T/mail" --labels "$T/mail/bad-labels" -o "$T/x.model"
 t_eq "--train DIR with a missing message: exit 1" 1 "$rc"
