@@ -516,31 +516,56 @@ milter_scan_leave(void)
 	g_mutex_unlock(&milter_scan_lock);
 }
 
-/* milter_fail - the failure policy, with one log line */
+/*
+ * milter_fail - the failure policy, with one log line that says what the
+ * message got: unchanged, or only its forged X-Triage-* headers removed
+ * (removed of them; the triage headers are never added then), or, when
+ * the MTA refused a change, how many of the planned ones it made
+ */
 static sfsistat
-milter_fail(struct milter_conn *c, const char *qid, const char *why)
+milter_fail(struct milter_conn *c, const char *qid, const char *why,
+	    size_t done, size_t planned, int removed_only)
 {
 	int tempfail = c->cf->on_error == ON_ERROR_TEMPFAIL;
 
 	stats_error(milter_stats,
 		    tempfail ? STATS_ERR_TEMPFAILED : STATS_ERR_ACCEPTED);
-	log_err("%s: %s; message %s", qid, why,
-		tempfail ? "tempfailed" : "accepted unchanged");
+	if (tempfail)
+		log_err("%s: %s; message tempfailed", qid, why);
+	else if (done == 0)
+		log_err("%s: %s; message accepted unchanged", qid, why);
+	else if (removed_only && done == planned)
+		log_err("%s: %s; message accepted without triage headers, "
+			"%zu forged X-Triage-* header(s) removed",
+			qid, why, done);
+	else
+		log_err("%s: %s; message accepted with %zu of %zu header "
+			"changes made",
+			qid, why, done, planned);
 	return tempfail ? SMFIS_TEMPFAIL : SMFIS_ACCEPT;
 }
 
-/* milter_apply - delete forged headers, add ours; 0 or -1 */
+/*
+ * milter_apply - delete forged headers, add ours; 0, or -1 with *why_r
+ * (newly allocated) naming the change the MTA refused.  *done_r counts
+ * the changes made either way.
+ */
 static int
-milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid,
-	     int leadspc)
+milter_apply(SMFICTX *ctx, const struct triage_result *res, int leadspc,
+	     size_t *done_r, char **why_r)
 {
-	for (size_t i = 0; i < res->n_del; i++)
+	*done_r = 0;
+	for (size_t i = 0; i < res->n_del; i++) {
 		if (smfi_chgheader(ctx, res->del[i].name, res->del[i].index,
 				   NULL) != MI_SUCCESS) {
-			log_err("%s: cannot delete %s[%d]", qid,
-				res->del[i].name, res->del[i].index);
+			*why_r = g_strdup_printf(
+			    "the MTA refused a header change (deleting "
+			    "%s[%d])",
+			    res->del[i].name, res->del[i].index);
 			return -1;
 		}
+		(*done_r)++;
+	}
 	for (size_t i = 0; i < res->add_names.n; i++) {
 		/* with SMFIP_HDR_LEADSPC the MTA writes "Name:" + value */
 		char *value =
@@ -549,9 +574,12 @@ milter_apply(SMFICTX *ctx, const struct triage_result *res, const char *qid,
 
 		g_free(value);
 		if (rc != MI_SUCCESS) {
-			log_err("%s: cannot add %s", qid, res->add_names.v[i]);
+			*why_r = g_strdup_printf(
+			    "the MTA refused a header change (adding %s)",
+			    res->add_names.v[i]);
 			return -1;
 		}
+		(*done_r)++;
 	}
 	return 0;
 }
@@ -800,6 +828,8 @@ milter_skipped(SMFICTX *ctx, const struct milter_conn *c,
 	       const struct milter_msg *m, const char *qid)
 {
 	struct triage_result res = {0};
+	size_t done = 0;
+	char *why = NULL;
 
 	xheaders_plan_delete((const char *const *)m->xnames.v, m->xnames.n,
 			     &res.del, &res.n_del);
@@ -807,11 +837,15 @@ milter_skipped(SMFICTX *ctx, const struct milter_conn *c,
 		strvec_push(&res.add_names, "X-Triage-Flags");
 		strvec_push(&res.add_values, "skipped");
 	}
-	if (milter_apply(ctx, &res, qid, c->leadspc) != 0)
-		log_err("%s: the MTA refused a header change", qid);
+	if (milter_apply(ctx, &res, c->leadspc, &done, &why) != 0) {
+		log_err("%s: skipped (%s): %s; %zu of %zu header changes made",
+			qid, m->skip, why, done, res.n_del + res.add_names.n);
+		g_free(why);
+	} else
+		log_info("%s: skipped (%s) deleted=%zu", qid, m->skip,
+			 res.n_del);
 	stats_message(milter_stats);
 	stats_flag(milter_stats, "skipped");
-	log_info("%s: skipped (%s) deleted=%zu", qid, m->skip, res.n_del);
 	for (size_t i = 0; i < res.n_del; i++)
 		g_free(res.del[i].name);
 	g_free(res.del);
@@ -831,6 +865,8 @@ mlfi_eom(SMFICTX *ctx)
 	struct triage_result *res;
 	sfsistat rc = SMFIS_CONTINUE;
 	gint64 start = g_get_monotonic_time();
+	size_t done = 0; /* header changes made */
+	char *why = NULL;
 
 	/* every recipient is one we do not triage for */
 	if (m->skip == NULL && m->rcpt.n > 0 && m->rcpt_kept == 0)
@@ -880,17 +916,26 @@ mlfi_eom(SMFICTX *ctx)
 		struct triage_result del_only = *res;
 
 		del_only.add_names.n = 0;
-		if (c->cf->on_error == ON_ERROR_ACCEPT)
-			(void)milter_apply(ctx, &del_only, qid, c->leadspc);
-		rc = milter_fail(c, qid, res->error);
-	} else if (milter_apply(ctx, res, qid, c->leadspc) != 0) {
-		rc = milter_fail(c, qid, "the MTA refused a header change");
+		if (c->cf->on_error == ON_ERROR_ACCEPT &&
+		    milter_apply(ctx, &del_only, c->leadspc, &done, &why) !=
+			0) {
+			char *both = g_strdup_printf("%s; %s", res->error, why);
+
+			rc = milter_fail(c, qid, both, done, res->n_del, 1);
+			g_free(both);
+		} else
+			rc = milter_fail(c, qid, res->error, done, res->n_del,
+					 1);
+	} else if (milter_apply(ctx, res, c->leadspc, &done, &why) != 0) {
+		rc = milter_fail(c, qid, why, done,
+				 res->n_del + res->add_names.n, 0);
 	} else {
 		milter_route(ctx, c, m, res, qid);
 		milter_count(res);
 		milter_log_verdict(qid, res,
 				   (g_get_monotonic_time() - start) / 1000);
 	}
+	g_free(why);
 	triage_result_free(res);
 	c->msg = milter_msg_free(c->msg);
 	return rc;
