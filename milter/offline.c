@@ -19,6 +19,7 @@
 #include "offline.h"
 #include "strvec.h"
 #include "triage.h"
+#include "xheaders.h"
 
 /* offline_header - unfolded value of the first header called name */
 static char *
@@ -124,10 +125,56 @@ offline_print_text(const struct offline_opts *o, const char *name,
 			res->add_values.v[i]);
 }
 
+/*
+ * offline_xnames - every X-Triage-* header name of the whole header block,
+ * in order, as the MTA hands them to the daemon one by one: the daemon
+ * deletes every copy, also those past max_headers or max_scan_bytes that
+ * the analysis never reads, so -t must list them too.
+ */
+static void
+offline_xnames(const char *msg, size_t len, struct strvec *out)
+{
+	const char *p = msg, *end = msg + len;
+
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *lend = nl ? nl : end;
+		const char *colon;
+		size_t nlen;
+
+		if (lend > p && lend[-1] == '\r')
+			lend--;
+		if (lend == p)
+			break; /* the blank line before the body */
+		if (p[0] == ' ' || p[0] == '\t') {
+			p = nl ? nl + 1 : end; /* a folded continuation */
+			continue;
+		}
+		colon = memchr(p, ':', (size_t)(lend - p));
+		nlen = colon ? (size_t)(colon - p) : 0;
+		while (nlen > 0 && (p[nlen - 1] == ' ' || p[nlen - 1] == '\t'))
+			nlen--;
+		if (nlen == 0) {
+			if (p == msg && lend - p >= 5 &&
+			    memcmp(p, "From ", 5) == 0) {
+				p = nl ? nl + 1 : end; /* mbox separator */
+				continue;
+			}
+			break; /* not a header: the body starts */
+		}
+		if (nlen >= strlen(XHEADERS_PREFIX) &&
+		    g_ascii_strncasecmp(p, XHEADERS_PREFIX,
+					strlen(XHEADERS_PREFIX)) == 0)
+			strvec_push_take(out, g_strndup(p, nlen));
+		p = nl ? nl + 1 : end;
+	}
+}
+
 struct triage_result *
 offline_triage(const struct triage_config *cf, const char *msg, size_t len,
 	       struct triage_env *env)
 {
+	struct strvec xnames = {0};
 	struct msgbuf_limits lim = {
 	    .max_bytes = cf->max_scan_bytes,
 	    .max_headers = cf->max_headers,
@@ -142,7 +189,17 @@ offline_triage(const struct triage_config *cf, const char *msg, size_t len,
 	env->truncated = msgbuf_truncated(b);
 	data = msgbuf_take(b, &kept);
 	msgbuf_free(b);
+	if (env->hdr_names == NULL) {
+		offline_xnames(msg, len, &xnames);
+		env->hdr_names = (const char *const *)xnames.v;
+		env->n_hdr_names = xnames.n;
+	}
 	res = triage_run(cf, data, kept, env);
+	if (env->hdr_names == (const char *const *)xnames.v) {
+		env->hdr_names = NULL;
+		env->n_hdr_names = 0;
+	}
+	strvec_clear(&xnames);
 	g_free(data);
 	return res;
 }

@@ -534,6 +534,24 @@ run -t --json "$forged"
 t_json "-t --json forged: deleted lists both X-Triage-Flags and the Route" 1 \
 	'sorted(d.lower() for d in objs[0]["deleted"]) == ["x-triage-flags", "x-triage-flags", "x-triage-route"]'
 
+# Forged headers past max_headers or max_scan_bytes are never analysed,
+# but the daemon deletes every copy the MTA names; -t must list them too.
+{
+	printf 'From: customer@example.net\r\nTo: support@example.com\r\n'
+	i=0
+	while [ $i -lt 30 ]; do
+		printf 'X-Filler-%d: %0200d\r\n' $i 0
+		i=$((i + 1))
+	done
+	printf 'X-Triage-Route: legal\r\nX-Triage-Flags: none\r\n'
+	printf 'Subject: hello\r\n\r\nHello.\r\nX-Triage-Flags: in the body\r\n'
+} >"$T/forged-late.eml"
+printf 'max_headers = 10\nmax_scan_bytes = 4096\n' >"$T/few-headers.conf"
+run -t --json -c "$T/few-headers.conf" "$T/forged-late.eml"
+t_eq "-t --json forged past max_headers: exit 0" 0 "$rc"
+t_json "-t --json forged past max_headers: both listed as deleted, not the body line" 1 \
+	'objs[0]["deleted"] == ["X-Triage-Flags", "X-Triage-Route"] and "truncated" in objs[0]["flags"]'
+
 run -t --json "$T/missing.eml"
 t_check "-t --json on a missing file exits non-zero" test "$rc" -ne 0
 
