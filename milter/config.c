@@ -105,20 +105,37 @@ config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
  */
 static __thread GHashTable *config_lines;
 
-/* config_note_line - remember the first line an option was set on */
+/* config_note_line - remember the first line an option was set on, and
+ * for a list the line of each element as "name#INDEX".  libconfuse calls
+ * back once per element, then once more at the list's end with the same
+ * size ("name#" holds the size last seen, so that end call is skipped) */
 static void
 config_note_line(cfg_t *cfg, cfg_opt_t *opt)
 {
+	const char *name = cfg_opt_name(opt);
+	unsigned size = cfg_opt_size(opt);
 	char *key;
 
 	if (config_lines == NULL || cfg->line <= 0)
 		return;
-	key = g_strdup_printf("%p|%s", (void *)cfg, cfg_opt_name(opt));
+	key = g_strdup_printf("%p|%s", (void *)cfg, name);
 	if (g_hash_table_contains(config_lines, key))
 		g_free(key);
 	else
 		g_hash_table_insert(config_lines, key,
 				    GINT_TO_POINTER(cfg->line));
+	if (!(opt->flags & CFGF_LIST))
+		return;
+	key = g_strdup_printf("%p|%s#", (void *)cfg, name);
+	if (size > 0 &&
+	    GPOINTER_TO_UINT(g_hash_table_lookup(config_lines, key)) != size) {
+		g_hash_table_replace(
+		    config_lines,
+		    g_strdup_printf("%p|%s#%u", (void *)cfg, name, size - 1),
+		    GINT_TO_POINTER(cfg->line));
+		g_hash_table_replace(config_lines, key, GUINT_TO_POINTER(size));
+	} else /* the end of the list: the next element starts anew */
+		g_hash_table_replace(config_lines, key, GUINT_TO_POINTER(0));
 }
 
 /* config_noted_line - the line option opt of section sec (the root's
@@ -561,6 +578,7 @@ static const struct {
     {"stats_listen", validate_stats_listen},
     {"skipped_headers", validate_skipped},
     {"category|threshold", validate_finite},
+    {"category|route", NULL},
     {"model|weight", validate_finite},
     {"model|threshold", validate_finite},
     {"route|add_recipient", validate_route_address},
@@ -569,6 +587,7 @@ static const struct {
     {"route|template", validate_template_name},
     {"reply|default_template", validate_template_name},
     {"reply|templates", NULL},
+    {"rules", NULL},
     {"store", NULL},
     {"store_key_file", NULL},
     {"reply|enable", NULL},
@@ -1168,7 +1187,8 @@ config_glob_err(const char *epath, int eerrno)
 	return 1;
 }
 
-/* config_rule_files - expand the rules globs (relative to the config) */
+/* config_rule_files - expand the rules globs (relative to the config);
+ * an error names the line of the pattern (FILE:LINE) */
 static int
 config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 		  char **error_r)
@@ -1179,6 +1199,7 @@ config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 	for (unsigned i = 0; i < cfg_size(cfg, "rules") && rc == 0; i++) {
 		const char *pat = cfg_getnstr(cfg, "rules", i);
 		char *full = config_near(path, pat);
+		char *opt = g_strdup_printf("rules#%u", i);
 		glob_t g;
 		int grc;
 
@@ -1191,22 +1212,23 @@ config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 				g_ptr_array_add(files, g_strdup(g.gl_pathv[j]));
 		} else if (grc == GLOB_NOMATCH &&
 			   strpbrk(full, "*?[") == NULL) {
-			*error_r = g_strdup_printf(
-			    "%s: rules file %s: no such file", path, full);
+			config_fail(error_r, cf, cfg, opt,
+				    "rules file %s: no such file", full);
 			rc = -1;
 		} else if (grc == GLOB_ABORTED && config_glob_errno != 0) {
-			*error_r = g_strdup_printf(
-			    "%s: rules %s: cannot read directory %s: %s", path,
-			    full, config_glob_dir,
-			    g_strerror(config_glob_errno));
+			config_fail(error_r, cf, cfg, opt,
+				    "rules %s: cannot read directory %s: %s",
+				    full, config_glob_dir,
+				    g_strerror(config_glob_errno));
 			rc = -1;
 		} else if (grc != GLOB_NOMATCH) {
-			*error_r = g_strdup_printf("%s: rules %s: cannot read",
-						   path, full);
+			config_fail(error_r, cf, cfg, opt,
+				    "rules %s: cannot read", full);
 			rc = -1;
 		}
 		if (grc == 0 || grc == GLOB_NOMATCH || grc == GLOB_ABORTED)
 			globfree(&g);
+		g_free(opt);
 		g_free(full);
 	}
 	g_ptr_array_add(files, NULL);
@@ -1215,9 +1237,10 @@ config_rule_files(struct triage_config *cf, cfg_t *cfg, const char *path,
 	return rc;
 }
 
-/* config_check_rules - load the rules; every category must be defined */
+/* config_check_rules - load the rules; every category must be defined
+ * and every route a category names too (FILE:LINE of its route) */
 static int
-config_check_rules(struct triage_config *cf, char **error_r)
+config_check_rules(struct triage_config *cf, cfg_t *cfg, char **error_r)
 {
 	const char **names;
 	size_t n;
@@ -1228,10 +1251,14 @@ config_check_rules(struct triage_config *cf, char **error_r)
 
 		known = known || config_route(cf, route) != NULL;
 		if (!known) {
-			*error_r = g_strdup_printf(
-			    "%s: category %s: route \"%s\" has no route "
-			    "section",
-			    cf->name, cf->categories[i].name, route);
+			/* only a category section can name an unknown route */
+			config_fail(error_r, cf,
+				    cfg_gettsec(cfg, "category",
+						cf->categories[i].name),
+				    "route",
+				    "category %s: route \"%s\" has no route "
+				    "section",
+				    cf->categories[i].name, route);
 			return -1;
 		}
 	}
@@ -1443,7 +1470,7 @@ config_from_cfg(cfg_t *cfg, const char *path, const char *name, int with_rules,
 	if (config_reply(cf, cfg, path, error_r) != 0)
 		return config_unref(cf);
 	if (with_rules && (config_rule_files(cf, cfg, path, error_r) != 0 ||
-			   config_check_rules(cf, error_r) != 0 ||
+			   config_check_rules(cf, cfg, error_r) != 0 ||
 			   config_templates(cf, cfg, error_r) != 0 ||
 			   config_signing(cf, cfg, error_r) != 0 ||
 			   config_model(cf, cfg, path, error_r) != 0))

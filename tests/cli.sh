@@ -264,6 +264,9 @@ t_eq "--cv 1: exit 1" 1 "$rc"
 mkdir -p "$T/relconf"
 printf 'rules = {}\nbogus_key = 1\n' >"$T/relconf/parse.conf"
 printf 'rules = {}\n\nstore = "lmdb:relative"\n' >"$T/relconf/after.conf"
+printf 'rules = {\n\t"nosuch.rules"\n}\n' >"$T/relconf/rules.conf"
+printf 'rules = {}\ncategory refund {\n\troute = "billing"\n}\n' \
+	>"$T/relconf/route.conf"
 M_abs=$(cd "$(dirname "$M")" && pwd)/$(basename "$M")
 rel_err()
 {
@@ -273,6 +276,12 @@ t_match "-n -c REL: a parse error names REL:LINE" '^relconf/parse\.conf:2: ' \
 	"$(rel_err parse.conf)"
 t_match "-n -c REL: an error after the parse names REL:LINE too" \
 	'^relconf/after\.conf:3: store' "$(rel_err after.conf)"
+t_match "-n -c REL: a missing rules file names REL:LINE of its pattern" \
+	"^relconf/rules\\.conf:2: rules file $T/relconf/nosuch\\.rules: no such file" \
+	"$(rel_err rules.conf)"
+t_match "-n -c REL: a category's unknown route names REL:LINE of its route" \
+	'^relconf/route\.conf:3: category refund: route "billing" has no route section' \
+	"$(rel_err route.conf)"
 # strtoul() alone took "2x" as 2 and 2^32 + 2 as 2, and said "2..20
 # folds" of "", "0" and "-1" without naming what it had read
 for bad in 2x '' 0 -1 ' 3' 99999999999 4294967298; do

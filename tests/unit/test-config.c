@@ -120,6 +120,21 @@ static const struct {
      "not a category"},
     {"# c\nreply {\n enable = true\n}\n", 3, "needs a store"},
     {"reply {\n\n transport = \"ftp://x\"\n}\n", 3, "transport"},
+    /* a route no route section defines: the category's route line */
+    {"category refund {\n\n route = \"billing\"\n}\n", 3,
+     "category refund: route \"billing\" has no route section"},
+    {"route billing {\n}\ncategory abusive {\n route = \"bill\"\n}\n", 4,
+     "category abusive: route \"bill\" has no route section"},
+    /* a rules file that is not there: the line of its list element */
+    {"# c\nrules = {\n \"/nonexistent/a/*.rules\",\n\n"
+     " \"/nonexistent/b.rules\"\n}\n",
+     5, "rules file /nonexistent/b.rules: no such file"},
+    {"rules = {\"/nonexistent/a.rules\"}\nrules = {\n"
+     " \"/nonexistent/*.rules\",\n \"/nonexistent/c.rules\"}\n",
+     4, "rules file /nonexistent/c.rules: no such file"},
+    {"rules = {\"/nonexistent/*.rules\"}\n\nrules += {\n"
+     " \"/nonexistent/d.rules\"\n}\n",
+     4, "rules file /nonexistent/d.rules: no such file"},
     /* templates: the line that names one, not only the file */
     {"route legal {\n\n template = \"Bad Name\"\n}\n", 3,
      "route legal: template \"Bad Name\": name must be"},
