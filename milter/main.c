@@ -197,7 +197,7 @@ main_usage(FILE *fp)
 	    "  --labels F with --eval DIR or --train DIR: FILE<TAB>labels "
 	    "lines\n"
 	    "  --verify F whether F's X-Triage-* headers are genuine "
-	    "(exit 0 yes, 1 no, 2 cannot tell)\n"
+	    "(exit 0 yes, 1 no, 2 cannot tell; - for standard input)\n"
 	    "  --generate-key F  write a new signing key (mode 0600)\n"
 	    "  --train F  a model from labeled data, the configuration's "
 	    "rule hits as features\n"
@@ -582,13 +582,14 @@ static int main_milter_done; /* smfi_main() returned */
 /* Delivered messages are read whole; beyond this it is not mail. */
 #define MAIN_MAX_VERIFY_BYTES (64 * 1024 * 1024)
 
-/* main_verify - --verify: 0 genuine, 1 forged, 2 cannot tell */
+/* main_verify - --verify: 0 genuine, 1 forged, 2 cannot tell; path "-"
+ * is standard input, read as -t reads it (a file called "-" is ./-) */
 static int
 main_verify(const struct triage_config *cf, const char *path)
 {
 	GError *gerr = NULL;
 	enum sign_result r;
-	char *detail = NULL;
+	char *detail = NULL, *why = NULL;
 	gchar *buf;
 	gsize len;
 
@@ -599,7 +600,14 @@ main_verify(const struct triage_config *cf, const char *path)
 			path);
 		return 2;
 	}
-	if (!g_file_get_contents(path, &buf, &len, &gerr)) {
+	if (strcmp(path, "-") == 0) {
+		buf = offline_read_stdin(&len, &why);
+		if (buf == NULL) {
+			fprintf(stderr, "-: cannot tell: %s\n", why);
+			g_free(why);
+			return 2;
+		}
+	} else if (!g_file_get_contents(path, &buf, &len, &gerr)) {
 		fprintf(stderr, "%s: cannot tell: %s\n", path, gerr->message);
 		g_error_free(gerr);
 		return 2;

@@ -359,49 +359,66 @@ offline_file(const struct triage_config *cf, const struct offline_opts *o,
 }
 
 /*
- * offline_stdin - "-": standard input, read whole like a file (a message
- * or an mbox, NUL bytes and all), then cut and analysed the same way.
- * Memory that cannot be had is an error for this input, as it is for a
- * file (g_file_get_contents()), not an abort.
+ * offline_read_stdin - standard input to its end, NUL bytes and all, with
+ * a NUL after it; NULL and *error_r ("standard input: ...") when memory
+ * cannot be had (an error for this input, as g_file_get_contents() makes
+ * it for a file, not an abort) or a read fails (standard input closed)
  */
-static void
-offline_stdin(const struct triage_config *cf, const struct offline_opts *o,
-	      struct offline_stats *st)
+char *
+offline_read_stdin(size_t *len_r, char **error_r)
 {
-	char *buf = NULL, *why = NULL;
+	char *buf = NULL;
 	size_t len = 0, size = 0;
 
 	for (;;) {
 		ssize_t n;
 
-		if (len == size) {
+		if (size - len < 2) {
 			size_t want = size ? size * 2 : 65536;
 			char *p = want > size ? g_try_realloc(buf, want) : NULL;
 
 			if (p == NULL) {
-				why = g_strdup_printf("standard input: cannot "
-						      "allocate %zu bytes",
-						      want);
-				break;
+				*error_r = g_strdup_printf("standard input: "
+							   "cannot allocate "
+							   "%zu bytes",
+							   want);
+				g_free(buf);
+				return NULL;
 			}
 			buf = p;
 			size = want;
 		}
-		n = read(STDIN_FILENO, buf + len, size - len);
+		n = read(STDIN_FILENO, buf + len, size - len - 1);
 		if (n > 0)
 			len += (size_t)n;
 		else if (n == 0)
 			break;
 		else if (errno != EINTR) {
-			why = g_strdup_printf("standard input: %s",
-					      g_strerror(errno));
-			break;
+			*error_r = g_strdup_printf("standard input: %s",
+						   g_strerror(errno));
+			g_free(buf);
+			return NULL;
 		}
 	}
-	if (why != NULL)
+	buf[len] = '\0';
+	*len_r = len;
+	return buf;
+}
+
+/* offline_stdin - "-": standard input, read whole like a file (a message
+ * or an mbox), then cut and analysed the same way */
+static void
+offline_stdin(const struct triage_config *cf, const struct offline_opts *o,
+	      struct offline_stats *st)
+{
+	char *why = NULL;
+	size_t len = 0;
+	char *buf = offline_read_stdin(&len, &why);
+
+	if (buf == NULL)
 		offline_error(o, "-", why, st);
 	else
-		offline_buffer(cf, o, "-", buf ? buf : "", len, st);
+		offline_buffer(cf, o, "-", buf, len, st);
 	g_free(why);
 	g_free(buf);
 }

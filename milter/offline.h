@@ -43,6 +43,13 @@ struct triage_result *offline_triage(const struct triage_config *cf,
 				     const char *msg, size_t len,
 				     struct triage_env *env);
 
+/*
+ * offline_read_stdin - standard input read whole, as a file would be
+ * ("-" of -t and --verify): NUL-terminated, its length in *len_r; NULL and
+ * *error_r ("standard input: ...") when it cannot be read
+ */
+char *offline_read_stdin(size_t *len_r, char **error_r);
+
 void offline_run(const struct triage_config *cf, char *const *paths, int n,
 		 const struct offline_opts *o, struct offline_stats *st);
 

@@ -405,6 +405,44 @@ run --train "$T/mail" --labels "$T/mail/bad-labels" -o "$T/x.model"
 t_eq "--train DIR with a missing message: exit 1" 1 "$rc"
 t_match "... naming the labels file and line" 'bad-labels:2: .*not-there\.eml' "$err"
 
+# ---- --verify - reads standard input ------------------------------------------
+# As -t - does (a file called "-" is ./-); it took "-" for a file name
+# and could not tell.  A message signed for real needs the daemon:
+# tests/e2e/verify.sh.
+"$M" --generate-key "$T/verify.key" >/dev/null 2>&1
+printf 'rules = {}\nsigning {\n\tkey_id = "main"\n\tkey_file = "verify.key"\n}\n' \
+	>"$T/verify.conf"
+printf 'From: a@example.com\nSubject: hi\nMessage-ID: <v1@example.com>\n\nhello\n' \
+	>"$T/unsigned.eml"
+{
+	printf 'X-Triage-Flags: none\n'
+	printf 'X-Triage-Signature: v=1; kid=main; b=AAAA\n'
+	cat "$T/unsigned.eml"
+} >"$T/forged.eml"
+# verify_stdin DESC FILE RC PATTERN - --verify - <FILE exits RC, PATTERN
+verify_stdin()
+{
+	rc=0
+	"$M" -c "$T/verify.conf" --verify - <"$2" >"$T/out" 2>"$T/err" || rc=$?
+	t_eq "--verify - <$1: exit $3" "$3" "$rc"
+	t_match "--verify - <$1: reads standard input" "$4" \
+		"$(cat "$T/out" "$T/err")"
+}
+verify_stdin "an unsigned message" "$T/unsigned.eml" 2 \
+	'^-: no signature \(no X-Triage-Signature\)$'
+verify_stdin "a forged signature" "$T/forged.eml" 1 '^-: malformed signature'
+rc=0
+"$M" -c "$T/verify.conf" --verify - <&- >"$T/out" 2>"$T/err" || rc=$?
+t_eq "--verify - with standard input closed: exit 2 (cannot tell)" 2 "$rc"
+t_match "... saying why" '^-: cannot tell: standard input: ' "$(cat "$T/err")"
+mkdir -p "$T/dash"
+cp "$T/forged.eml" "$T/dash/-"
+rc=0
+out=$(cd "$T/dash" && "$M" -c "$T/verify.conf" --verify ./- </dev/null 2>&1) ||
+	rc=$?
+t_eq "--verify ./-: the file called \"-\", exit 1" 1 "$rc"
+t_match "... named as given" '^\./-: malformed signature' "$out"
+
 # ---- privileges -------------------------------------------------------------
 if [ "$(id -u)" = 0 ]; then
 	printf 'socket = "unix:%s/root.sock"\n' "$T" >"$T/root.conf"

@@ -17,6 +17,8 @@
 #             holding only another key, for a file that does not exist
 #   rotation  key_id "new" signing, verify_keys {"main:OLDKEY"}: the old
 #             message is still genuine (exit 0)
+#   stdin     "--verify -" with the copy on standard input: the same
+#             answers (genuine, forged, unsigned) as with its file name
 # Keys come from `triage-milter --generate-key` (mode 0600).
 set -eu
 
@@ -83,11 +85,21 @@ t_sink_start || t_hard_error "smtp-sink did not start"
 t_postfix_start || t_hard_error "the private Postfix did not start"
 t_log "Postfix $(postconf -c "$PF_CONF" -h mail_version 2>/dev/null) in $PF_DIR"
 
-# verify NAME CONF FILE - run --verify; sets v_rc and v_out
+# verify NAME CONF FILE - run --verify FILE, or --verify - with FILE on
+# standard input when NAME ends in "-stdin"; sets v_rc and v_out
 verify()
 {
 	v_rc=0
-	"$TRIAGE_MILTER" -c "$2" --verify "$3" >"$T/verify-$1.out" 2>&1 || v_rc=$?
+	case $1 in
+	*-stdin)
+		"$TRIAGE_MILTER" -c "$2" --verify - <"$3" \
+			>"$T/verify-$1.out" 2>&1 || v_rc=$?
+		;;
+	*)
+		"$TRIAGE_MILTER" -c "$2" --verify "$3" \
+			>"$T/verify-$1.out" 2>&1 || v_rc=$?
+		;;
+	esac
 	v_out=$(tr '\n' ' ' <"$T/verify-$1.out")
 	t_log "$1: --verify exit $v_rc: $v_out"
 }
@@ -183,6 +195,9 @@ sed 's/\r$//' "$D" >"$T/lf.eml"
 expect genuine-lf "$T/verify-main.conf" "$T/lf.eml" 0 genuine
 sed 's/\r*$/\r/' "$D" >"$T/crlf.eml"
 expect genuine-crlf "$T/verify-main.conf" "$T/crlf.eml" 0 genuine
+# piped from a mail client or a helpdesk export: --verify -
+expect genuine-stdin "$T/verify-main.conf" "$D" 0 genuine
+expect genuine-crlf-stdin "$T/verify-main.conf" "$T/crlf.eml" 0 genuine
 # refolded as a later MTA might: X-Triage-Score split over two lines
 score=$(t_header_values "$T/hdr" X-Triage-Score | head -n 1)
 edit set X-Triage-Score "${score%% *}${eol%$'\n'}"$'\n\t'"${score#* }" \
@@ -204,6 +219,7 @@ edit set X-Triage-Flags "$newflags" "$D" "$T/flags.eml"
 t_eq "flags-changed: the copy says X-Triage-Flags: $newflags" "$newflags" \
 	"$(t_headers_of "$T/flags.eml" | t_header_values /dev/stdin X-Triage-Flags)"
 expect flags-changed "$T/verify-main.conf" "$T/flags.eml" 1
+expect flags-changed-stdin "$T/verify-main.conf" "$T/flags.eml" 1
 
 edit del X-Triage-Route "" "$D" "$T/route-removed.eml"
 t_eq "route-removed: the copy has no X-Triage-Route" 0 \
@@ -230,6 +246,7 @@ edit del X-Triage-Signature "" "$D" "$T/unsigned.eml"
 t_eq "unsigned: the copy has no X-Triage-Signature" 0 \
 	"$(t_headers_of "$T/unsigned.eml" | t_header_values /dev/stdin X-Triage-Signature | grep -c '' || true)"
 expect unsigned "$T/verify-main.conf" "$T/unsigned.eml" 2
+expect unsigned-stdin "$T/verify-main.conf" "$T/unsigned.eml" 2
 expect other-key "$T/verify-other.conf" "$D" 2
 expect no-file "$T/verify-main.conf" "$T/does-not-exist.eml" 2
 
