@@ -12,6 +12,7 @@
 #include <gmime/gmime.h>
 
 #include "ack.h"
+#include "addr.h"
 #include "config.h"
 #include "message.h"
 #include "reply.h"
@@ -20,52 +21,12 @@
 #include "ticket.h"
 #include "triage.h"
 
-/*
- * ack_sender_fold - an envelope address as senders are keyed in the store
- * (dedup marks, repeat counts): caseless, so that "JÖRG@Example.org" and
- * "jörg@example.org" are one sender however a mail client or an SMTPUTF8
- * MTA wrote them.  Runs of valid UTF-8 are case-folded (g_utf8_casefold,
- * which lowercases ASCII as before) between NFD and NFC, so precomposed
- * and decomposed accents match too; bytes that are not UTF-8 are kept as
- * they are.  The whole address is folded, domain included; an IDN's
- * U-label and its xn-- A-label stay two spellings.
- */
-char *
-ack_sender_fold(const char *addr)
-{
-	GString *out = g_string_sized_new(strlen(addr));
-	const char *p = addr;
-
-	while (*p != '\0') {
-		const char *end;
-
-		(void)g_utf8_validate(p, -1, &end);
-		if (end == p) {
-			g_string_append_c(out, *p++);
-			continue;
-		}
-		{
-			char *nfd =
-			    g_utf8_normalize(p, end - p, G_NORMALIZE_NFD);
-			char *folded = g_utf8_casefold(nfd, -1);
-			char *nfc =
-			    g_utf8_normalize(folded, -1, G_NORMALIZE_NFC);
-
-			g_string_append(out, nfc);
-			g_free(nfc);
-			g_free(folded);
-			g_free(nfd);
-		}
-		p = end;
-	}
-	return g_string_free(out, FALSE);
-}
-
-/* ack_dedup_key - "ack:TEMPLATE:address", the address folded */
+/* ack_dedup_key - "ack:TEMPLATE:address", the address folded
+ * (addr_fold) */
 char *
 ack_dedup_key(const char *template_name, const char *sender)
 {
-	char *folded = ack_sender_fold(sender);
+	char *folded = addr_fold(sender);
 	char *key = g_strdup_printf("ack:%s:%s", template_name, folded);
 
 	g_free(folded);

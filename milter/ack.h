@@ -36,7 +36,6 @@ struct triage_ack {
 
 void ack_decide(const struct triage_config *cf, const struct message *m,
 		const struct triage_env *env, struct triage_result *res);
-char *ack_sender_fold(const char *addr);
 char *ack_dedup_key(const char *template_name, const char *sender);
 char *ack_header_value(const struct triage_ack *a);
 struct triage_ack *ack_free(struct triage_ack *a);

@@ -5,7 +5,7 @@
  * acknowledgment dedup marks ("this sender got template T"), the global
  * hourly acknowledgment counter and per-sender message counts.  Callers
  * use plaintext application keys ("ack:general:ann@example.org", with
- * addresses already case-folded by ack_sender_fold()); the store only
+ * addresses already case-folded by addr_fold()); the store only
  * ever hands a backend HMAC-SHA256(site key, key), so no address reaches
  * the disk or the wire.
  *

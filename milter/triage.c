@@ -18,6 +18,7 @@
 #include <gmime/gmime.h>
 #include <libxml/parser.h>
 
+#include "addr.h"
 #include "classify.h"
 #include "message.h"
 #include "model.h"
@@ -284,7 +285,7 @@ triage_count_sender(const struct triage_config *cf,
 	if (cf->frequent.messages == 0 || env->offline || env->store == NULL ||
 	    env->env_from == NULL || *env->env_from == '\0')
 		return -1;
-	folded = ack_sender_fold(env->env_from);
+	folded = addr_fold(env->env_from);
 	key = g_strconcat("freq:", folded, NULL);
 	rc = store_window_add(env->store, key, cf->frequent.window_s, &n);
 	g_free(key);
