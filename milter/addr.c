@@ -49,3 +49,33 @@ addr_fold(const char *addr)
 	}
 	return g_string_free(out, FALSE);
 }
+
+/* addr_is_ascii - whether s is 7-bit: then addr_fold() is only ASCII
+ * lowercasing */
+int
+addr_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* addr_same - whether two addresses are one mailbox once folded */
+int
+addr_same(const char *a, const char *b)
+{
+	char *fa, *fb;
+	int same;
+
+	if (g_ascii_strcasecmp(a, b) == 0)
+		return 1; /* folding would agree; the common case, no copies */
+	if (addr_is_ascii(a) && addr_is_ascii(b))
+		return 0;
+	fa = addr_fold(a);
+	fb = addr_fold(b);
+	same = strcmp(fa, fb) == 0;
+	g_free(fa);
+	g_free(fb);
+	return same;
+}

@@ -11,5 +11,7 @@
 #define TRIAGE_ADDR_H
 
 char *addr_fold(const char *addr);
+int addr_same(const char *a, const char *b);
+int addr_is_ascii(const char *s);
 
 #endif

@@ -25,6 +25,7 @@
 #include <libpsl.h>
 #include <openssl/rand.h>
 
+#include "addr.h"
 #include "reply.h"
 #include "strvec.h"
 #include "template.h"
@@ -88,10 +89,9 @@ reply_addr_in(const struct strvec *list, const char *addr, int domains)
 	for (size_t i = 0; i < list->n; i++) {
 		const char *e = list->v[i];
 
-		if (g_ascii_strcasecmp(e, addr) == 0)
+		if (addr_same(e, addr))
 			return 1;
-		if (domains && e[0] == '@' && *dom &&
-		    g_ascii_strcasecmp(e + 1, dom) == 0)
+		if (domains && e[0] == '@' && *dom && addr_same(e + 1, dom))
 			return 1;
 	}
 	return 0;
@@ -320,7 +320,7 @@ reply_is_own(const struct reply_policy *p, const char *a)
 		return 1;
 	from = reply_policy_addr(p->from);
 	env = reply_addr_norm(p->envelope_sender);
-	hit = (from && strcmp(from, a) == 0) || (*env && strcmp(env, a) == 0);
+	hit = (from && addr_same(from, a)) || (*env && addr_same(env, a));
 	g_free(from);
 	g_free(env);
 	return hit;

@@ -834,6 +834,70 @@ START_TEST(test_own_from_header)
 }
 END_TEST
 
+/* SMTPUTF8 addresses: the support and own addresses match in any case
+ * (Unicode case folding, as senders are keyed in the store), precomposed
+ * or decomposed; another mailbox still does not. */
+static const struct {
+	const char *headers; /* prepended to a plain customer message */
+	const char *sender;
+	const char *rcpt;
+	const char *reason;
+} intl[] = {
+    {"", "jane@customer.example", "support@\xc3\xa9xample.fr", "ok"},
+    {"", "jane@customer.example", "SUPPORT@\xc3\x89XAMPLE.FR", "ok"},
+    {"", "jane@customer.example", "<Support@E\xcc\x81xample.fr>", "ok"},
+    {"", "jane@customer.example", "support@example.fr", "not-support-address"},
+    {"", "J\xc3\x96RG@EXAMPLE.ORG", "support@\xc3\xa9xample.fr", "own-address"},
+    {"",
+     "x@B\xc3\x9c"
+     "CHER.example",
+     "support@\xc3\xa9xample.fr", "own-address"},
+    {"", "SUPPORT@\xc3\x89xample.fr", "support@\xc3\xa9xample.fr",
+     "own-address"},
+    {"", "jorg@example.org", "support@\xc3\xa9xample.fr", "ok"},
+    {"From: Jorg <J\xc3\x96RG@Example.org>\n", "relay@customer.example",
+     "support@\xc3\xa9xample.fr", "own-address"},
+    {"From: Jorg <JO\xcc\x88RG@example.org>\n", "relay@customer.example",
+     "support@\xc3\xa9xample.fr", "own-address"},
+    {"X-Loop: SUPPORT@\xc3\x89XAMPLE.FR\n", "jane@customer.example",
+     "support@\xc3\xa9xample.fr", "own-address"},
+    {"X-Loop: Desk <DESK@\xc3\x89XAMPLE.FR>\n", "jane@customer.example",
+     "support@\xc3\xa9xample.fr", "own-address"},
+};
+
+START_TEST(test_intl_addresses)
+{
+	struct reply_policy p;
+	char *text =
+	    g_strdup_printf("%s%s", intl[_i].headers,
+			    strstr(intl[_i].headers, "From:")
+				? "Subject: x\n\nx\n"
+				: "From: Jane <jane@customer.example>\n"
+				  "Subject: x\n\nx\n");
+	GMimeMessage *m = parse("", text);
+	const char *rcpt[] = {intl[_i].rcpt};
+	struct reply_input in = {intl[_i].sender, rcpt, 1, m, "general", 0, 0};
+	struct reply_decision d;
+
+	reply_policy_init(&p);
+	p.enable = 1;
+	strvec_push(&p.addresses, "support@\xc3\xa9xample.fr");
+	strvec_push(&p.own_addresses, "j\xc3\xb6rg@example.org");
+	strvec_push(&p.own_addresses, "@b\xc3\xbc"
+				      "cher.example");
+	g_free(p.from);
+	p.from = g_strdup("Support <support@example.com>");
+	g_free(p.envelope_sender);
+	p.envelope_sender = g_strdup("desk@\xc3\xa9xample.fr");
+	reply_decide(&p, &in, &d);
+	ck_assert_msg(strcmp(d.reason, intl[_i].reason) == 0, "%d: %s: want %s",
+		      _i, d.reason, intl[_i].reason);
+	reply_policy_clear(&p);
+	g_object_unref(m);
+	g_free(text);
+}
+END_TEST
+
 static const struct {
 	const char *from;
 	const char *want; /* NULL: unsure */
@@ -1087,6 +1151,7 @@ reply_suite(void)
 	tcase_add_test(tc, test_compose_references_short);
 	tcase_add_loop_test(tc, test_compose_bad_to, 0, G_N_ELEMENTS(bad_to));
 	tcase_add_test(tc, test_own_from_header);
+	tcase_add_loop_test(tc, test_intl_addresses, 0, G_N_ELEMENTS(intl));
 	tcase_add_loop_test(tc, test_first_name, 0, G_N_ELEMENTS(names));
 	tcase_add_loop_test(tc, test_policy_check, 0, G_N_ELEMENTS(checks));
 	tcase_add_test(tc, test_policy_defaults);
