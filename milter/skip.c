@@ -13,6 +13,7 @@
 
 #include <glib.h>
 
+#include "addr.h"
 #include "skip.h"
 
 /* skip_addr_parse - text to family and 4 or 16 bytes; 0 or -1 */
@@ -123,18 +124,112 @@ skip_nets_match(const struct skip_nets *nets, const char *addr)
 	return 0;
 }
 
+/* skip_bracket_len - length of the bracket expression at p ("[...]",
+ * with "[:class:]" and escapes inside), or 0 when it is not closed and
+ * the '[' is an ordinary character, as fnmatch reads it */
+static size_t
+skip_bracket_len(const char *p)
+{
+	size_t i = 1;
+
+	if (p[i] == '!' || p[i] == '^')
+		i++;
+	if (p[i] == ']')
+		i++;
+	while (p[i] != '\0' && p[i] != ']') {
+		if (p[i] == '\\' && p[i + 1] != '\0') {
+			i += 2;
+		} else if (p[i] == '[' && (p[i + 1] == ':' || p[i + 1] == '.' ||
+					   p[i + 1] == '=')) {
+			const char *end = strchr(p + i + 2, p[i + 1]);
+
+			while (end != NULL && end[1] != ']')
+				end = strchr(end + 1, p[i + 1]);
+			if (end == NULL)
+				return 0;
+			i = (size_t)(end - p) + 2;
+		} else {
+			i++;
+		}
+	}
+	return p[i] == ']' ? i + 1 : 0;
+}
+
+/* skip_pattern_fold - the pattern folded like an address (addr_fold),
+ * bracket expressions kept as written: their ranges and classes mean
+ * what they meant, FNM_CASEFOLD still covers their ASCII letters */
+static char *
+skip_pattern_fold(const char *pat)
+{
+	GString *out = g_string_sized_new(strlen(pat));
+	GString *run = g_string_new(NULL);
+	size_t i = 0;
+
+	while (pat[i] != '\0') {
+		size_t b = pat[i] == '[' ? skip_bracket_len(pat + i) : 0;
+
+		if (b == 0) {
+			size_t k = pat[i] == '\\' && pat[i + 1] != '\0' ? 2 : 1;
+
+			g_string_append_len(run, pat + i, (gssize)k);
+			i += k;
+			continue;
+		}
+		if (run->len > 0) {
+			char *f = addr_fold(run->str);
+
+			g_string_append(out, f);
+			g_free(f);
+			g_string_truncate(run, 0);
+		}
+		g_string_append_len(out, pat + i, (gssize)b);
+		i += b;
+	}
+	if (run->len > 0) {
+		char *f = addr_fold(run->str);
+
+		g_string_append(out, f);
+		g_free(f);
+	}
+	g_string_free(run, TRUE);
+	return g_string_free(out, FALSE);
+}
+
+/* skip_pattern_match - fnmatch without case; a non-ASCII pattern or
+ * address is compared folded, so "JÖRG@*" matches "jörg@x" (SMTPUTF8) */
+static int
+skip_pattern_match(const char *pat, const char *addr, const char *addr_f)
+{
+	char *pat_f;
+	int hit;
+
+	if (addr_f == NULL && addr_is_ascii(pat))
+		return fnmatch(pat, addr, FNM_CASEFOLD) == 0;
+	pat_f = skip_pattern_fold(pat);
+	hit = fnmatch(pat_f, addr_f ? addr_f : addr, FNM_CASEFOLD) == 0;
+	g_free(pat_f);
+	return hit;
+}
+
 /* skip_patterns_match - does addr match? first matching pattern decides */
 int
 skip_patterns_match(const char *const *patterns, size_t n, const char *addr)
 {
+	char *addr_f;
+	int hit = 0;
+
 	if (addr == NULL)
 		return 0;
+	addr_f = addr_is_ascii(addr) ? NULL : addr_fold(addr);
 	for (size_t i = 0; i < n; i++) {
 		const char *p = patterns[i];
 		int negate = p[0] == '!';
 
-		if (fnmatch(p + negate, addr, FNM_CASEFOLD) == 0)
-			return !negate;
+		if (skip_pattern_match(p + negate, addr, addr_f)) {
+			hit = !negate;
+			break;
+		}
 	}
-	return 0;
+	g_free(addr_f);
+	return hit;
 }

@@ -3,7 +3,8 @@
  *
  * Internal hosts (CIDR networks, "!" for exceptions, first match decides,
  * as in Postfix lists), authenticated submissions, and envelope sender or
- * recipient patterns (shell globs, case-insensitive, "!" for exceptions).
+ * recipient patterns (shell globs, case-insensitive with Unicode case
+ * folding for SMTPUTF8 addresses as in addr.h, "!" for exceptions).
  * A skipped message is not analysed and never acknowledged; forged
  * X-Triage-* headers are still removed.
  */

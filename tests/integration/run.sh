@@ -12,6 +12,7 @@
 #   route.lua      route actions: add recipient, redirect, quarantine
 #   skip.lua       skip lists: internal hosts, auth, sender/recipient
 #   scope.lua      triage only the support addresses (skip_recipients)
+#   intl.lua       skip lists match SMTPUTF8 addresses in any case
 #   truncated.lua  max_scan_bytes = 4096, a 100 KB body: accepted, truncated
 #   ratecap.lua    max_per_hour = 2 with a slow transport: 2 sent, 4 held
 #   envfrom.lua    MAIL FROM variants (blanks, CR inside <>) are one sender
@@ -257,6 +258,13 @@ t_milter_start 'skip_recipients = {"!support@example.com", "!help@*", "*"}' ||
 	t_hard_error "the milter did not start with a support-only scope"
 run_lua scope -D threat="$(t_fixture legal-threat.eml)"
 stop_milter "support-only scope"
+
+# ---- skip lists with SMTPUTF8 addresses ---------------------------------
+t_milter_start 'skip_senders = {"*@bücher.example", "müller@*"}' \
+	'skip_recipients = {"!support@éxample.fr", "!jörg@*", "*"}' ||
+	t_hard_error "the milter did not start with non-ASCII skip lists"
+run_lua intl -D threat="$(t_fixture legal-threat.eml)"
+stop_milter "non-ASCII skip lists"
 
 # ---- max_scan_bytes = 4096 ----------------------------------------------
 t_milter_start "max_scan_bytes = 4096" ||

@@ -90,6 +90,54 @@ START_TEST(test_patterns)
 }
 END_TEST
 
+/* SMTPUTF8 addresses and patterns: folded like the sender key (addr.h),
+ * in any case, precomposed or decomposed; bracket expressions, escapes
+ * and the ASCII rules above work as before. */
+static const char *const intl_patterns[] = {
+    "!support@\xc3\xa9xample.fr",
+    "*@\xc3\xa9xample.fr",
+    "M\xc3\x9cLLER@*",
+    "*@b\xc3\xbc"
+    "cher.example",
+    "[a-c]ob@*.de",
+    "\\*star@*",
+    "[[:digit:]]x\xc3\xa9@*",
+};
+
+static const struct {
+	const char *addr;
+	int match;
+} intl_addrs[] = {
+    {"bob@\xc3\xa9xample.fr", 1},
+    {"BOB@\xc3\x89XAMPLE.FR", 1},
+    {"bob@e\xcc\x81xample.fr", 1},
+    {"SUPPORT@\xc3\x89XAMPLE.FR", 0},
+    {"support@example.fr", 0},
+    {"m\xc3\xbcller@customer.example", 1},
+    {"M\xc3\x9cLLER@customer.example", 1},
+    {"mu\xcc\x88ller@customer.example", 1},
+    {"mueller@customer.example", 0},
+    {"ann@B\xc3\x9c"
+     "CHER.EXAMPLE",
+     1},
+    {"ann@bucher.example", 0},
+    {"Cob@j\xc3\xb6rg.de", 1},
+    {"dob@j\xc3\xb6rg.de", 0},
+    {"*STAR@\xc3\xa9.fr", 1},
+    {"xstar@\xc3\xa9.fr", 0},
+    {"7X\xc3\x89@x.example", 1},
+    {"j\xffrg@\xc3\xa9xample.fr", 1},
+};
+
+START_TEST(test_intl_patterns)
+{
+	ck_assert_msg(
+	    skip_patterns_match(intl_patterns, G_N_ELEMENTS(intl_patterns),
+				intl_addrs[_i].addr) == intl_addrs[_i].match,
+	    "%d: %s", _i, intl_addrs[_i].addr);
+}
+END_TEST
+
 static Suite *
 skip_suite(void)
 {
@@ -99,6 +147,8 @@ skip_suite(void)
 	tcase_add_loop_test(tc, test_nets, 0, G_N_ELEMENTS(hosts));
 	tcase_add_loop_test(tc, test_bad_nets, 0, G_N_ELEMENTS(bad));
 	tcase_add_loop_test(tc, test_patterns, 0, G_N_ELEMENTS(addrs));
+	tcase_add_loop_test(tc, test_intl_patterns, 0,
+			    G_N_ELEMENTS(intl_addrs));
 	suite_add_tcase(s, tc);
 	return s;
 }
