@@ -668,7 +668,7 @@ reply_domain_aligned(const char *a, const char *b)
 
 	if (a == NULL || b == NULL || *a == '\0' || *b == '\0')
 		return 0;
-	if (g_ascii_strcasecmp(a, b) == 0)
+	if (addr_same(a, b))
 		return 1;
 	oa = reply_org(a);
 	ob = reply_org(b);
@@ -836,13 +836,12 @@ reply_ar_pass(const struct reply_ar_pairs *pr, const char *from_domain)
 		d = reply_ar_prop(pr, "header.from");
 		hit = strcmp(method, "dmarc") == 0 &&
 			      g_ascii_strcasecmp(pr->val[0], "fail") == 0 &&
-			      (d == NULL ||
-			       g_ascii_strcasecmp(d, from_domain) == 0)
+			      (d == NULL || addr_same(d, from_domain))
 			  ? -1
 			  : 0;
 	} else if (strcmp(method, "dmarc") == 0) {
 		d = reply_ar_prop(pr, "header.from");
-		hit = d == NULL || g_ascii_strcasecmp(d, from_domain) == 0;
+		hit = d == NULL || addr_same(d, from_domain);
 	} else if (strcmp(method, "spf") == 0) {
 		d = reply_ar_prop(pr, "smtp.mailfrom");
 		if (d != NULL && strchr(d, '@') != NULL)

@@ -430,6 +430,38 @@ START_TEST(test_ar)
 }
 END_TEST
 
+/* An SMTPUTF8 From domain in capitals: header.from names the same domain
+ * in any case, so a DMARC fail still wins and a DMARC pass counts. */
+static const struct {
+	const char *value;
+	int pass;
+} intl_ars[] = {
+    {"mx.example.com; dmarc=fail header.from=b\xc3\xbcro.example.com; "
+     "spf=pass smtp.mailfrom=jane@example.com",
+     -1},
+    {"mx.example.com; dmarc=fail header.from=bu\xcc\x88ro.example.com; "
+     "dkim=pass header.d=example.com",
+     -1},
+    {"mx.example.com; dmarc=pass header.from=b\xc3\xbcro.example.com", 1},
+    {"mx.example.com; dmarc=pass header.from=buro.example.com", 0},
+    {"mx.example.com; dmarc=fail header.from=buro.example.com; "
+     "spf=pass smtp.mailfrom=jane@example.com",
+     1},
+};
+
+START_TEST(test_intl_ar)
+{
+	struct strvec trusted = {0};
+
+	strvec_push(&trusted, "mx.example.com");
+	ck_assert_msg(reply_auth_result(&trusted, intl_ars[_i].value,
+					"B\xc3\x9cRO.example.com") ==
+			  intl_ars[_i].pass,
+		      "%s", intl_ars[_i].value);
+	strvec_clear(&trusted);
+}
+END_TEST
+
 /* Several headers: any trusted pass counts, unless a trusted DMARC fail;
  * an untrusted pass does not. */
 static const struct {
@@ -1151,6 +1183,7 @@ reply_suite(void)
 	tcase_add_test(tc, test_compose_references_short);
 	tcase_add_loop_test(tc, test_compose_bad_to, 0, G_N_ELEMENTS(bad_to));
 	tcase_add_test(tc, test_own_from_header);
+	tcase_add_loop_test(tc, test_intl_ar, 0, G_N_ELEMENTS(intl_ars));
 	tcase_add_loop_test(tc, test_intl_addresses, 0, G_N_ELEMENTS(intl));
 	tcase_add_loop_test(tc, test_first_name, 0, G_N_ELEMENTS(names));
 	tcase_add_loop_test(tc, test_policy_check, 0, G_N_ELEMENTS(checks));
