@@ -1068,9 +1068,14 @@ reply_policy_check(const struct reply_policy *p, char **error_r)
 		err = g_strdup_printf("from \"%s\" is not an address", p->from);
 	else if (p->enable && p->addresses.n == 0)
 		err = g_strdup("enabled with no support addresses");
-	else if (p->enable && !reply_domain_ok(dom))
+	else if (p->enable && !reply_domain_ok(dom) && *p->message_id_domain)
 		err = g_strdup_printf("message_id_domain \"%s\" is not a "
 				      "domain",
+				      dom);
+	else if (p->enable && !reply_domain_ok(dom))
+		err = g_strdup_printf("from: the domain \"%s\" cannot be a "
+				      "Message-ID domain (letters, digits, "
+				      "'-' and '.'); set message_id_domain",
 				      dom);
 	else if (p->require_auth && p->trusted_authserv_ids.n == 0)
 		err = g_strdup("require_auth needs trusted_authserv_ids");

@@ -994,6 +994,11 @@ static const struct {
      "support address \"support\" has no '@'"},
     {3600, NULL, NULL, "bad domain", NULL, 0,
      "message_id_domain \"bad domain\" is not a domain"},
+    {3600, "Support <support@\xc3\xa9xample.fr>", NULL, NULL, NULL, 0,
+     "from: the domain \"\xc3\xa9xample.fr\" cannot be a Message-ID "
+     "domain (letters, digits, '-' and '.'); set message_id_domain"},
+    {3600, "Support <support@\xc3\xa9xample.fr>", NULL, "example.fr", NULL, 0,
+     NULL},
     {3600, NULL, NULL, NULL, "X-Spam Flag: YES", 0,
      "spam header \"X-Spam Flag: YES\" is not \"Name: value\""},
     {3600, NULL, NULL, NULL, "X-Spam-Flag", 0,
