@@ -155,6 +155,20 @@ skip_bracket_len(const char *p)
 	return p[i] == ']' ? i + 1 : 0;
 }
 
+/* skip_fold_run - append run folded to out, and empty run */
+static void
+skip_fold_run(GString *out, GString *run)
+{
+	char *f;
+
+	if (run->len == 0)
+		return;
+	f = addr_fold(run->str);
+	g_string_append(out, f);
+	g_free(f);
+	g_string_truncate(run, 0);
+}
+
 /* skip_pattern_fold - the pattern folded like an address (addr_fold),
  * bracket expressions kept as written: their ranges and classes mean
  * what they meant, FNM_CASEFOLD still covers their ASCII letters */
@@ -175,22 +189,11 @@ skip_pattern_fold(const char *pat)
 			i += k;
 			continue;
 		}
-		if (run->len > 0) {
-			char *f = addr_fold(run->str);
-
-			g_string_append(out, f);
-			g_free(f);
-			g_string_truncate(run, 0);
-		}
+		skip_fold_run(out, run);
 		g_string_append_len(out, pat + i, (gssize)b);
 		i += b;
 	}
-	if (run->len > 0) {
-		char *f = addr_fold(run->str);
-
-		g_string_append(out, f);
-		g_free(f);
-	}
+	skip_fold_run(out, run);
 	g_string_free(run, TRUE);
 	return g_string_free(out, FALSE);
 }
